@@ -1,0 +1,147 @@
+//! A cluster someone else runs, reached by its bootstrap servers.
+//!
+//! The harness cannot break what it does not own: this backend has no fault operations and
+//! says so. Security settings (SASL, TLS) are passed to every client unchanged, e.g.
+//! `security.protocol = "SASL_SSL"`, `sasl.mechanism = "SCRAM-SHA-512"`,
+//! `sasl.username`, `sasl.password`, `ssl.ca.location`.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use super::admin;
+use super::{Capability, Cluster, ClusterError, ClusterKind, NodeId, NodeOp, TopicSpec};
+
+/// An existing cluster.
+#[derive(Debug, Clone)]
+pub struct ExternalCluster {
+    bootstrap: String,
+    settings: BTreeMap<String, String>,
+}
+
+impl ExternalCluster {
+    /// A cluster reached at `bootstrap` (`host:port,host:port`), with extra client settings.
+    pub fn new(
+        bootstrap: impl Into<String>,
+        settings: BTreeMap<String, String>,
+    ) -> Result<ExternalCluster, ClusterError> {
+        let bootstrap = bootstrap.into();
+        let well_formed = !bootstrap.is_empty()
+            && bootstrap.split(',').all(|hp| {
+                hp.rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+            });
+        if !well_formed {
+            return Err(ClusterError::Invalid(format!(
+                "bootstrap servers `{bootstrap}`: expected host:port[,host:port...] like \
+                 \"127.0.0.1:9092\""
+            )));
+        }
+        if settings.contains_key("bootstrap.servers") {
+            return Err(ClusterError::Invalid(
+                "`bootstrap.servers` is given separately (--bootstrap); remove it from the \
+                 client settings"
+                    .into(),
+            ));
+        }
+        Ok(ExternalCluster {
+            bootstrap,
+            settings,
+        })
+    }
+
+    /// Fails unless a client can fetch metadata from the cluster.
+    pub async fn check_reachable(&self) -> Result<(), ClusterError> {
+        admin::broker_count(&self.client_config()).await.map(drop)
+    }
+}
+
+#[async_trait]
+impl Cluster for ExternalCluster {
+    fn kind(&self) -> ClusterKind {
+        ClusterKind::External
+    }
+
+    fn bootstrap_servers(&self) -> String {
+        self.bootstrap.clone()
+    }
+
+    fn client_config(&self) -> BTreeMap<String, String> {
+        let mut config = self.settings.clone();
+        config.insert("bootstrap.servers".into(), self.bootstrap.clone());
+        config
+    }
+
+    fn kafka_version(&self) -> Option<String> {
+        None
+    }
+
+    fn node_ids(&self) -> Vec<NodeId> {
+        Vec::new()
+    }
+
+    fn capabilities(&self) -> Vec<Capability> {
+        Vec::new()
+    }
+
+    async fn create_topic(&self, spec: &TopicSpec) -> Result<(), ClusterError> {
+        let settings = self.client_config();
+        admin::create_topic(&settings, spec).await?;
+        admin::wait_for_leaders(&settings, spec).await
+    }
+
+    async fn partition_leader(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<NodeId>, ClusterError> {
+        admin::partition_leader(&self.client_config(), topic, partition).await
+    }
+
+    async fn active_controller(&self) -> Result<NodeId, ClusterError> {
+        Err(ClusterError::Unsupported {
+            kind: ClusterKind::External,
+            what: "name the active controller (it needs DescribeQuorum, which the harness \
+                   speaks only to clusters it runs)"
+                .into(),
+        })
+    }
+
+    async fn apply(&self, node: NodeId, op: NodeOp) -> Result<(), ClusterError> {
+        Err(ClusterError::Unsupported {
+            kind: ClusterKind::External,
+            what: format!(
+                "{op} node {node}: the harness does not own an external cluster's brokers; \
+                 use --cluster embedded for fault scenarios"
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_is_checked() {
+        assert!(ExternalCluster::new("127.0.0.1:9092,h:1", BTreeMap::new()).is_ok());
+        for bad in ["", "localhost", "h:notaport", ":9092", "a:1,"] {
+            assert!(
+                matches!(
+                    ExternalCluster::new(bad, BTreeMap::new()),
+                    Err(ClusterError::Invalid(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn faults_are_refused_with_a_reason() {
+        let c = ExternalCluster::new("127.0.0.1:1", BTreeMap::new()).unwrap();
+        assert!(c.capabilities().is_empty());
+        let err = c.apply(1, NodeOp::Kill).await.unwrap_err();
+        assert!(err.is_bad_input());
+        assert!(err.to_string().contains("does not own"), "{err}");
+    }
+}

@@ -1,0 +1,26 @@
+//! kafka-harness: a test harness and load tester for Apache Kafka.
+//!
+//! It starts real brokers on your own machine (Apache Kafka in KRaft mode, run as child
+//! processes the harness provisions and owns), breaks them on command, and never leaves them
+//! behind. This crate is both the `kafka-harness` binary and a library you can use from your
+//! own `cargo test`.
+//!
+//! ```text
+//!   cluster::Cluster (trait)  <- embedded | mock | external | container
+//!        │
+//!        ├── cluster::admin   topics and metadata through librdkafka
+//!        └── wire             the few Kafka requests librdkafka does not expose
+//! ```
+//!
+//! Dependencies run one way: `wire` knows nothing of clusters; backends use `wire` and
+//! `admin`; the binary (`src/main.rs`, `cli`) uses the library.
+//!
+//! Start here: [`EmbeddedCluster`].
+
+#![deny(unsafe_code, rust_2018_idioms, missing_docs)]
+
+pub mod cluster;
+pub mod wire;
+
+pub use cluster::embedded::{EmbeddedCluster, EmbeddedClusterBuilder};
+pub use cluster::{Capability, Cluster, ClusterError, ClusterKind, NodeId, NodeOp, TopicSpec};
