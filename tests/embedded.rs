@@ -1,0 +1,156 @@
+//! A single-node embedded cluster of the default Kafka version, shared by tests that do not
+//! break it: the driver matrix (each client produces, each reads back), topic
+//! administration, the controller query, and the external backend pointed at it.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{rdkafka_produce, rdkafka_read, rskafka_produce, rskafka_read, shared_cluster};
+use kafka_harness::cluster::embedded::DEFAULT_KAFKA_VERSION;
+use kafka_harness::cluster::external::ExternalCluster;
+use kafka_harness::{Cluster, ClusterKind, NodeOp, TopicSpec};
+
+#[derive(Debug, Clone, Copy)]
+enum Client {
+    Rdkafka,
+    Rskafka,
+}
+
+/// Produces with `producer`, reads back with `reader`, and checks every value came back in
+/// order at the offsets the producer was given.
+async fn round_trip(producer: Client, reader: Client) {
+    let cluster = shared_cluster().await;
+    let topic = common::topic(&format!("matrix-{producer:?}-{reader:?}").to_lowercase());
+    cluster
+        .create_topic(&TopicSpec::new(&topic, 1, 1))
+        .await
+        .unwrap();
+    let settings = cluster.client_config();
+    let bootstrap = cluster.bootstrap_servers();
+    let sent = common::values(50);
+    let offsets = match producer {
+        Client::Rdkafka => rdkafka_produce(&settings, &topic, 0, &sent).await,
+        Client::Rskafka => rskafka_produce(&bootstrap, &topic, 0, &sent).await,
+    };
+    assert_eq!(
+        offsets,
+        (0..50).collect::<Vec<i64>>(),
+        "acknowledged offsets"
+    );
+    let read = match reader {
+        Client::Rdkafka => rdkafka_read(&settings, &topic, 0, sent.len()).await,
+        Client::Rskafka => rskafka_read(&bootstrap, &topic, 0, sent.len()).await,
+    };
+    assert_eq!(read, sent);
+}
+
+#[tokio::test]
+async fn rdkafka_to_rdkafka() {
+    round_trip(Client::Rdkafka, Client::Rdkafka).await;
+}
+
+#[tokio::test]
+async fn rdkafka_to_rskafka() {
+    round_trip(Client::Rdkafka, Client::Rskafka).await;
+}
+
+#[tokio::test]
+async fn rskafka_to_rdkafka() {
+    round_trip(Client::Rskafka, Client::Rdkafka).await;
+}
+
+#[tokio::test]
+async fn rskafka_to_rskafka() {
+    round_trip(Client::Rskafka, Client::Rskafka).await;
+}
+
+#[tokio::test]
+async fn cluster_reports_itself() {
+    let cluster = shared_cluster().await;
+    assert_eq!(cluster.kind(), ClusterKind::Embedded);
+    assert_eq!(
+        cluster.kafka_version().as_deref(),
+        Some(DEFAULT_KAFKA_VERSION)
+    );
+    assert_eq!(cluster.node_ids(), vec![1]);
+    assert_eq!(cluster.active_controller().await.unwrap(), 1);
+    let addr = cluster.broker_addr(1).unwrap();
+    let md = kafka_harness::wire::metadata(addr, None, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(md.brokers.len(), 1);
+    assert_eq!(md.brokers[0].port, i32::from(addr.port()));
+    assert!(cluster.log_path(1).unwrap().exists());
+    assert!(cluster.data_dir().exists());
+}
+
+#[tokio::test]
+async fn topics_get_partitions_configs_and_leaders() {
+    let cluster = shared_cluster().await;
+    let topic = common::topic("admin");
+    let spec = TopicSpec::new(&topic, 6, 1).config("cleanup.policy", "compact");
+    cluster.create_topic(&spec).await.unwrap();
+    for partition in 0..6 {
+        assert_eq!(
+            cluster.partition_leader(&topic, partition).await.unwrap(),
+            Some(1)
+        );
+    }
+    // A replication factor the cluster cannot meet is refused by the broker, not hidden.
+    let err = cluster
+        .create_topic(&TopicSpec::new(common::topic("too-many-replicas"), 1, 3))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("replication"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_nodes_are_named() {
+    let cluster = shared_cluster().await;
+    let err = cluster.apply(7, NodeOp::Kill).await.unwrap_err();
+    assert!(err.is_bad_input());
+    assert!(err.to_string().contains("no node 7"), "{err}");
+}
+
+#[tokio::test]
+async fn external_backend_against_the_embedded_cluster() {
+    let embedded = shared_cluster().await;
+    let external = ExternalCluster::new(embedded.bootstrap_servers(), BTreeMap::new()).unwrap();
+    external.check_reachable().await.unwrap();
+    let topic = common::topic("external");
+    external
+        .create_topic(&TopicSpec::new(&topic, 2, 1))
+        .await
+        .unwrap();
+    assert_eq!(external.partition_leader(&topic, 1).await.unwrap(), Some(1));
+    let sent = common::values(10);
+    rdkafka_produce(&external.client_config(), &topic, 1, &sent).await;
+    assert_eq!(
+        rdkafka_read(&external.client_config(), &topic, 1, sent.len()).await,
+        sent
+    );
+    assert!(external.capabilities().is_empty());
+    assert!(
+        external
+            .apply(1, NodeOp::Kill)
+            .await
+            .unwrap_err()
+            .is_bad_input()
+    );
+}
+
+#[tokio::test]
+async fn external_backend_reports_an_unreachable_cluster() {
+    let free_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let settings = BTreeMap::from([("socket.timeout.ms".to_owned(), "2000".to_owned())]);
+    let external = ExternalCluster::new(format!("127.0.0.1:{free_port}"), settings).unwrap();
+    assert!(external.check_reachable().await.is_err());
+}
