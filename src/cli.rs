@@ -96,7 +96,7 @@ pub fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
+            kafka_harness::note(format!("error: could not start the async runtime: {e}"));
             return ExitCode::from(EXIT_INFRA);
         }
     };
@@ -108,7 +108,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            kafka_harness::note(format!("error: {e}"));
             ExitCode::from(if e.is_bad_input() {
                 EXIT_BAD_INPUT
             } else {
@@ -135,10 +135,10 @@ async fn cluster_up(up: UpArgs) -> Result<(), ClusterError> {
     for (key, value) in up.broker_configs {
         builder = builder.broker_config(key, value);
     }
-    eprintln!(
-        "kafka-harness: starting {} Kafka node(s) (default version {DEFAULT_KAFKA_VERSION})...",
+    kafka_harness::note(format!(
+        "starting {} Kafka node(s) (default version {DEFAULT_KAFKA_VERSION})...",
         up.brokers
-    );
+    ));
     let cluster = tokio::select! {
         started = builder.start() => started?,
         _ = interrupt.recv() => return Ok(()),
@@ -146,19 +146,19 @@ async fn cluster_up(up: UpArgs) -> Result<(), ClusterError> {
     };
     println!("bootstrap={}", cluster.bootstrap_servers());
     let _ = std::io::stdout().flush();
-    eprintln!(
-        "kafka-harness: Kafka {} ready in {:.1} s: {} node(s), data in {}. Ctrl-C stops it.",
+    kafka_harness::note(format!(
+        "Kafka {} ready in {:.1} s: {} node(s), data in {}. Ctrl-C stops it.",
         cluster.kafka_version().unwrap_or_default(),
         cluster.startup_time().as_secs_f64(),
         up.brokers,
         cluster.data_dir().display()
-    );
+    ));
     tokio::select! {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
-    eprintln!("kafka-harness: stopping the cluster...");
+    kafka_harness::note(format!("stopping the cluster..."));
     cluster.shutdown().await;
-    eprintln!("kafka-harness: stopped.");
+    kafka_harness::note(format!("stopped."));
     Ok(())
 }

@@ -22,5 +22,12 @@
 pub mod cluster;
 pub mod wire;
 
+/// Prints one line for a person on stderr. Unlike `eprintln!`, never panics when stderr is
+/// closed (a pipe whose reader went away must not crash a harness that owns brokers).
+pub fn note(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "kafka-harness: {line}");
+}
+
 pub use cluster::embedded::{EmbeddedCluster, EmbeddedClusterBuilder};
 pub use cluster::{Capability, Cluster, ClusterError, ClusterKind, NodeId, NodeOp, TopicSpec};

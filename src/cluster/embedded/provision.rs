@@ -257,11 +257,11 @@ fn fetch_with_maven(version: &str, staging: &Path, cache: &Path) -> Result<(), C
         .try_clone()
         .map_err(ClusterError::io("duplicating the Maven log handle"))?;
     let started = Instant::now();
-    eprintln!(
-        "kafka-harness: provisioning Apache Kafka {version} from Maven Central (first use only; \
+    crate::note(format!(
+        "provisioning Apache Kafka {version} from Maven Central (first use only; \
          cached in {})",
         cache.display()
-    );
+    ));
     let mut command = Command::new(&mvn);
     // This thread waits for Maven, so Maven dies with the harness and not before.
     super::process::tie_to_this_thread(&mut command);
@@ -320,11 +320,11 @@ fn fetch_with_maven(version: &str, staging: &Path, cache: &Path) -> Result<(), C
     let jars = fs::read_dir(staging.join("libs"))
         .map(|d| d.count())
         .unwrap_or(0);
-    eprintln!(
-        "kafka-harness: Apache Kafka {version} ready ({jars} jars, {downloaded} files downloaded \
+    crate::note(format!(
+        "Apache Kafka {version} ready ({jars} jars, {downloaded} files downloaded \
          in {:.1} s)",
         started.elapsed().as_secs_f64()
-    );
+    ));
     Ok(())
 }
 

@@ -67,10 +67,7 @@ impl WorkDir {
 impl Drop for WorkDir {
     fn drop(&mut self) {
         if self.keep {
-            eprintln!(
-                "kafka-harness: kept cluster data in {}",
-                self.path.display()
-            );
+            crate::note(format!("kept cluster data in {}", self.path.display()));
         } else if let Err(e) = fs::remove_dir_all(&self.path) {
             tracing::warn!("could not remove {}: {e}", self.path.display());
         }
