@@ -7,7 +7,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use kafka_harness::cluster::embedded::DEFAULT_KAFKA_VERSION;
 use kafka_harness::{Cluster, ClusterError, EmbeddedCluster};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -135,10 +134,7 @@ async fn cluster_up(up: UpArgs) -> Result<(), ClusterError> {
     for (key, value) in up.broker_configs {
         builder = builder.broker_config(key, value);
     }
-    kafka_harness::note(format!(
-        "starting {} Kafka node(s) (default version {DEFAULT_KAFKA_VERSION})...",
-        up.brokers
-    ));
+    kafka_harness::note(format!("starting {} Kafka node(s)...", up.brokers));
     let cluster = tokio::select! {
         started = builder.start() => started?,
         _ = interrupt.recv() => return Ok(()),

@@ -68,30 +68,32 @@ pub fn provision(request: &ProvisionRequest) -> Result<KafkaDist, ClusterError> 
             .filter(|home| !home.is_empty())
             .map(PathBuf::from)
     });
-    let (version, libs) = match kafka_home {
-        Some(home) => {
-            let version = kafka_home_version(&home)?;
-            match &request.version {
-                Some(wanted) if *wanted != version => {
-                    tracing::info!(
-                        "KAFKA_HOME holds Kafka {version}, but {wanted} was asked for: using Maven"
-                    );
-                    (wanted.clone(), cached_or_fetched(wanted)?)
-                }
-                _ => (version, home.join("libs")),
-            }
+    // Decide where the jars come from first, check Java next (a missing Java should not
+    // cost a download), fetch last.
+    let home_version = kafka_home.as_deref().map(kafka_home_version).transpose()?;
+    let (version, home) = match (home_version, &request.version) {
+        (Some(found), Some(wanted)) if found != *wanted => {
+            tracing::info!(
+                "KAFKA_HOME holds Kafka {found}, but {wanted} was asked for: using Maven"
+            );
+            (wanted.clone(), None)
         }
-        None => {
-            let version = request
-                .version
+        (Some(found), _) => (found, kafka_home),
+        (None, wanted) => (
+            wanted
                 .clone()
-                .unwrap_or_else(|| DEFAULT_KAFKA_VERSION.to_owned());
-            validate_version(&version)?;
-            let libs = cached_or_fetched(&version)?;
-            (version, libs)
-        }
+                .unwrap_or_else(|| DEFAULT_KAFKA_VERSION.to_owned()),
+            None,
+        ),
     };
+    if home.is_none() {
+        validate_version(&version)?;
+    }
     let java = find_java(request.java.as_deref(), &version)?;
+    let libs = match home {
+        Some(home) => home.join("libs"),
+        None => cached_or_fetched(&version)?,
+    };
     Ok(KafkaDist {
         version,
         libs,
@@ -384,9 +386,16 @@ fn maven_hint(log: &str, version: &str) -> String {
     }
 }
 
-/// The last `n` lines of `text`, indented.
+/// The last `n` lines of `text` that say something (Java stack frames are skipped),
+/// indented.
 pub(crate) fn tail_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            !(t.starts_with("at ") || (t.starts_with("...") && t.ends_with("more")))
+        })
+        .collect();
     lines[lines.len().saturating_sub(n)..]
         .iter()
         .map(|l| format!("    {l}"))
@@ -397,6 +406,15 @@ pub(crate) fn tail_lines(text: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tails_skip_stack_frames() {
+        let log = "line 1\nERROR boom (kafka)\njava.lang.Exception: bad\n\tat a.b(C.java:1)\n\t... 3 more\nlast";
+        assert_eq!(
+            tail_lines(log, 3),
+            "    ERROR boom (kafka)\n    java.lang.Exception: bad\n    last"
+        );
+    }
 
     #[test]
     fn java_majors() {
