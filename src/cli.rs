@@ -153,8 +153,8 @@ async fn cluster_up(up: UpArgs) -> Result<(), ClusterError> {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
-    kafka_harness::note(format!("stopping the cluster..."));
+    kafka_harness::note("stopping the cluster...");
     cluster.shutdown().await;
-    kafka_harness::note(format!("stopped."));
+    kafka_harness::note("stopped.");
     Ok(())
 }

@@ -139,7 +139,7 @@ pub async fn metadata(
     }
     body.bool(false); // allow_auto_topic_creation
     let response = round_trip(addr, "Metadata", API_METADATA, 4, false, &body.0, timeout).await?;
-    parse_metadata_v4(&response)
+    decode_metadata_v4(&response)
 }
 
 /// Asks `addr` (a broker listener, which forwards it to the controllers) for the state of the
@@ -163,7 +163,7 @@ pub async fn describe_quorum(addr: SocketAddr, timeout: Duration) -> Result<Quor
         timeout,
     )
     .await?;
-    parse_describe_quorum_v0(&response)
+    decode_describe_quorum_v0(&response)
 }
 
 /// Sends one request and returns the response body (after the response header).
@@ -215,7 +215,8 @@ async fn round_trip(
     Ok(response[reader.pos..].to_vec())
 }
 
-fn parse_metadata_v4(body: &[u8]) -> Result<Metadata, WireError> {
+/// Decodes the body of a Metadata v4 response (what follows the response header).
+pub fn decode_metadata_v4(body: &[u8]) -> Result<Metadata, WireError> {
     let mut r = Reader::new(body);
     let _throttle_ms = r.i32()?;
     let brokers = r.array(|r| {
@@ -262,7 +263,8 @@ fn parse_metadata_v4(body: &[u8]) -> Result<Metadata, WireError> {
     })
 }
 
-fn parse_describe_quorum_v0(body: &[u8]) -> Result<QuorumInfo, WireError> {
+/// Decodes the body of a DescribeQuorum v0 response (what follows the response header).
+pub fn decode_describe_quorum_v0(body: &[u8]) -> Result<QuorumInfo, WireError> {
     const API: &str = "DescribeQuorum";
     let mut r = Reader::new(body);
     let code = r.i16()?;
@@ -488,7 +490,7 @@ mod tests {
 
     #[test]
     fn parses_metadata_v4() {
-        let md = parse_metadata_v4(&metadata_body()).unwrap();
+        let md = decode_metadata_v4(&metadata_body()).unwrap();
         assert_eq!(md.brokers.len(), 2);
         assert_eq!(md.brokers[1].port, 9094);
         assert_eq!(md.controller_id, 2);
@@ -503,7 +505,7 @@ mod tests {
     fn truncated_metadata_is_an_error_at_every_length() {
         let body = metadata_body();
         for len in 0..body.len() {
-            assert!(parse_metadata_v4(&body[..len]).is_err(), "length {len}");
+            assert!(decode_metadata_v4(&body[..len]).is_err(), "length {len}");
         }
     }
 
@@ -513,7 +515,7 @@ mod tests {
         w.i32(0);
         w.i32(i32::MAX);
         assert!(matches!(
-            parse_metadata_v4(&w.0),
+            decode_metadata_v4(&w.0),
             Err(WireError::Malformed(_))
         ));
     }
@@ -540,10 +542,28 @@ mod tests {
         w.uvarint(0);
         w.uvarint(0);
         w.uvarint(0);
-        let q = parse_describe_quorum_v0(&w.0).unwrap();
+        let q = decode_describe_quorum_v0(&w.0).unwrap();
         assert_eq!(q.leader_id, 3);
         assert_eq!(q.leader_epoch, 7);
         assert_eq!(q.voters, vec![1, 3]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decoders_never_panic_on_arbitrary_bytes(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = decode_metadata_v4(&body);
+            let _ = decode_describe_quorum_v0(&body);
+        }
+
+        #[test]
+        fn decoders_never_panic_on_corrupted_responses(flips in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 1..8)) {
+            let mut body = metadata_body();
+            for (at, byte) in flips {
+                let len = body.len();
+                body[at % len] = byte;
+            }
+            let _ = decode_metadata_v4(&body);
+        }
     }
 
     #[test]
@@ -551,7 +571,7 @@ mod tests {
         let mut w = Writer::default();
         w.i16(41);
         assert!(matches!(
-            parse_describe_quorum_v0(&w.0),
+            decode_describe_quorum_v0(&w.0),
             Err(WireError::Kafka { code: 41, .. })
         ));
     }

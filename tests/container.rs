@@ -37,5 +37,11 @@ async fn apache_kafka_container_round_trip() {
     );
     cluster.apply(1, NodeOp::Pause).await.unwrap();
     cluster.apply(1, NodeOp::Resume).await.unwrap();
-    assert!(cluster.apply(1, NodeOp::Kill).await.unwrap_err().is_bad_input());
+    assert!(
+        cluster
+            .apply(1, NodeOp::Kill)
+            .await
+            .unwrap_err()
+            .is_bad_input()
+    );
 }

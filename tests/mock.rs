@@ -99,7 +99,9 @@ async fn injected_errors_fail_exactly_the_requests_they_were_meant_for() {
             vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED],
         )
         .unwrap();
-    cluster.clear_request_errors(RDKafkaApiKey::Produce).unwrap();
+    cluster
+        .clear_request_errors(RDKafkaApiKey::Produce)
+        .unwrap();
     assert!(send_one(&cluster, &topic).await.is_ok());
 }
 
@@ -108,7 +110,13 @@ async fn what_the_mock_cannot_do_is_refused() {
     let cluster = MockCluster::start(2).unwrap();
     let err = cluster.apply(1, NodeOp::Pause).await.unwrap_err();
     assert!(err.is_bad_input(), "{err}");
-    assert!(cluster.apply(3, NodeOp::Kill).await.unwrap_err().is_bad_input());
+    assert!(
+        cluster
+            .apply(3, NodeOp::Kill)
+            .await
+            .unwrap_err()
+            .is_bad_input()
+    );
     assert!(cluster.active_controller().await.is_err());
     assert!(MockCluster::start(0).is_err());
 }
