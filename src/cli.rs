@@ -104,6 +104,9 @@ pub fn main() -> ExitCode {
             Command::Cluster(ClusterCommand::Up(up)) => cluster_up(up).await,
         }
     });
+    // Do not wait for a blocking task left behind by an interrupt (a Maven download): its
+    // child dies with this process.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -140,8 +143,10 @@ async fn cluster_up(up: UpArgs) -> Result<(), ClusterError> {
         _ = interrupt.recv() => return Ok(()),
         _ = terminate.recv() => return Ok(()),
     };
-    println!("bootstrap={}", cluster.bootstrap_servers());
-    let _ = std::io::stdout().flush();
+    // A closed stdout (the reader took its line and left) must not stop the cluster.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "bootstrap={}", cluster.bootstrap_servers());
+    let _ = stdout.flush();
     kafka_harness::note(format!(
         "Kafka {} ready in {:.1} s: {} node(s), data in {}. Ctrl-C stops it.",
         cluster.kafka_version().unwrap_or_default(),

@@ -15,7 +15,7 @@ use testcontainers_modules::testcontainers::{ContainerAsync, GenericImage, Image
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::admin;
-use super::{Capability, Cluster, ClusterError, ClusterKind, NodeId, NodeOp, TopicSpec, require};
+use super::{Capability, Cluster, ClusterError, ClusterKind, NodeId, NodeOp, require};
 
 /// Which broker image to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,27 +155,6 @@ impl Cluster for ContainerCluster {
 
     fn capabilities(&self) -> Vec<Capability> {
         vec![Capability::Pause, Capability::Resume]
-    }
-
-    async fn create_topic(&self, spec: &TopicSpec) -> Result<(), ClusterError> {
-        let settings = self.client_config();
-        admin::create_topic(&settings, spec).await?;
-        admin::wait_for_leaders(&settings, spec).await
-    }
-
-    async fn partition_leader(
-        &self,
-        topic: &str,
-        partition: i32,
-    ) -> Result<Option<NodeId>, ClusterError> {
-        admin::partition_leader(&self.client_config(), topic, partition).await
-    }
-
-    async fn active_controller(&self) -> Result<NodeId, ClusterError> {
-        Err(ClusterError::Unsupported {
-            kind: ClusterKind::Container,
-            what: "name the active controller".into(),
-        })
     }
 
     async fn apply(&self, node: NodeId, op: NodeOp) -> Result<(), ClusterError> {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 use super::admin;
-use super::{Capability, Cluster, ClusterError, ClusterKind, NodeId, NodeOp, TopicSpec};
+use super::{Capability, Cluster, ClusterError, ClusterKind, NodeId, NodeOp};
 
 /// An existing cluster.
 #[derive(Debug, Clone)]
@@ -82,29 +82,6 @@ impl Cluster for ExternalCluster {
 
     fn capabilities(&self) -> Vec<Capability> {
         Vec::new()
-    }
-
-    async fn create_topic(&self, spec: &TopicSpec) -> Result<(), ClusterError> {
-        let settings = self.client_config();
-        admin::create_topic(&settings, spec).await?;
-        admin::wait_for_leaders(&settings, spec).await
-    }
-
-    async fn partition_leader(
-        &self,
-        topic: &str,
-        partition: i32,
-    ) -> Result<Option<NodeId>, ClusterError> {
-        admin::partition_leader(&self.client_config(), topic, partition).await
-    }
-
-    async fn active_controller(&self) -> Result<NodeId, ClusterError> {
-        Err(ClusterError::Unsupported {
-            kind: ClusterKind::External,
-            what: "name the active controller (it needs DescribeQuorum, which the harness \
-                   speaks only to clusters it runs)"
-                .into(),
-        })
     }
 
     async fn apply(&self, node: NodeId, op: NodeOp) -> Result<(), ClusterError> {

@@ -177,21 +177,6 @@ impl Cluster for MockCluster {
         admin::wait_for_leaders(&self.client_config(), spec).await
     }
 
-    async fn partition_leader(
-        &self,
-        topic: &str,
-        partition: i32,
-    ) -> Result<Option<NodeId>, ClusterError> {
-        admin::partition_leader(&self.client_config(), topic, partition).await
-    }
-
-    async fn active_controller(&self) -> Result<NodeId, ClusterError> {
-        Err(ClusterError::Unsupported {
-            kind: ClusterKind::Mock,
-            what: "name an active controller (the mock has none)".into(),
-        })
-    }
-
     async fn apply(&self, node: NodeId, op: NodeOp) -> Result<(), ClusterError> {
         require(ClusterKind::Mock, &self.capabilities(), op)?;
         self.check_node(node)?;

@@ -166,18 +166,32 @@ pub trait Cluster: Send + Sync {
     /// What this backend can do.
     fn capabilities(&self) -> Vec<Capability>;
 
-    /// Creates a topic and returns once every partition has a leader.
-    async fn create_topic(&self, spec: &TopicSpec) -> Result<(), ClusterError>;
+    /// Creates a topic and returns once every partition has a leader. By default through
+    /// librdkafka's admin API and metadata.
+    async fn create_topic(&self, spec: &TopicSpec) -> Result<(), ClusterError> {
+        let settings = self.client_config();
+        admin::create_topic(&settings, spec).await?;
+        admin::wait_for_leaders(&settings, spec).await
+    }
 
-    /// The node leading `topic`/`partition`, or `None` when it has no leader right now.
+    /// The node leading `topic`/`partition`, or `None` when it has no leader right now. By
+    /// default from librdkafka's metadata.
     async fn partition_leader(
         &self,
         topic: &str,
         partition: i32,
-    ) -> Result<Option<NodeId>, ClusterError>;
+    ) -> Result<Option<NodeId>, ClusterError> {
+        admin::partition_leader(&self.client_config(), topic, partition).await
+    }
 
-    /// The node that is the active KRaft controller.
-    async fn active_controller(&self) -> Result<NodeId, ClusterError>;
+    /// The node that is the active KRaft controller. By default unsupported: only backends
+    /// with [`Capability::ControllerQuery`] can tell.
+    async fn active_controller(&self) -> Result<NodeId, ClusterError> {
+        Err(ClusterError::Unsupported {
+            kind: self.kind(),
+            what: "name the active controller".into(),
+        })
+    }
 
     /// Applies a fault or repair to one node; returns when it has taken effect.
     async fn apply(&self, node: NodeId, op: NodeOp) -> Result<(), ClusterError>;
