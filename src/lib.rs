@@ -20,6 +20,8 @@
 #![deny(unsafe_code, rust_2018_idioms, missing_docs)]
 
 pub mod cluster;
+pub mod history;
+pub mod stamp;
 pub mod wire;
 
 /// Prints one line for a person on stderr. Unlike `eprintln!`, never panics when stderr is

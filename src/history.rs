@@ -1,0 +1,154 @@
+//! The evidence of a run: what producers and consumers did (History) and what the brokers
+//! hold (Log). Checkers read these and nothing else.
+//!
+//! ```text
+//!   drivers ──Send / Delivery / GroupEvent──> History ─┐
+//!   LogReader (every partition, by offset) ──> Log ────┴─> checkers (pure)
+//! ```
+//!
+//! Records are compact and `Copy` so a 10-million-message history fits in memory: keys are
+//! interned (`KeyId`), topics are indices (`TopicId`), times are microseconds since the run
+//! started. A logical message is named by its [`MsgId`]: the producer instance and its
+//! sequence number, carried in every record's [`crate::stamp::Stamp`].
+
+/// Microseconds since the run started.
+pub type Micros = u64;
+/// Index of a topic in [`History::topics`].
+pub type TopicId = u16;
+/// Index of a key in [`History::keys`].
+pub type KeyId = u32;
+
+/// One logical message: producer instance and its sequence number (0, 1, 2, ... per
+/// producer, in send order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MsgId {
+    /// The producer instance.
+    pub producer: u32,
+    /// Its sequence number.
+    pub seq: u64,
+}
+
+/// How a send ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The broker acknowledged it at this position.
+    Ok {
+        /// Partition written.
+        partition: i32,
+        /// Offset written.
+        offset: i64,
+    },
+    /// Definitely not written (the client says so: e.g. a record too large).
+    Fail,
+    /// Unknown: a timeout or a lost connection; it may or may not be in the log.
+    Indeterminate,
+}
+
+/// One send invoked by a producer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Send {
+    /// The message.
+    pub id: MsgId,
+    /// Its topic.
+    pub topic: TopicId,
+    /// Its key.
+    pub key: KeyId,
+    /// When it should have been sent (open loop) or was sent (max rate).
+    pub intended: Micros,
+    /// When its outcome became known.
+    pub completed: Micros,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// One record handed to a consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// The consumer instance.
+    pub consumer: u32,
+    /// Topic read.
+    pub topic: TopicId,
+    /// Partition read.
+    pub partition: i32,
+    /// Offset read.
+    pub offset: i64,
+    /// The message, from its stamp; `None` when the record carried no valid stamp.
+    pub id: Option<MsgId>,
+    /// When it was delivered.
+    pub at: Micros,
+}
+
+/// Consumer-group events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupEvent {
+    /// Partitions assigned to a consumer.
+    Assigned {
+        /// The consumer instance.
+        consumer: u32,
+        /// When.
+        at: Micros,
+        /// The partitions, with their topic.
+        partitions: Vec<(TopicId, i32)>,
+    },
+    /// Partitions taken from a consumer.
+    Revoked {
+        /// The consumer instance.
+        consumer: u32,
+        /// When.
+        at: Micros,
+        /// The partitions, with their topic.
+        partitions: Vec<(TopicId, i32)>,
+    },
+    /// Offsets committed: the next offset to read.
+    Committed {
+        /// The consumer instance.
+        consumer: u32,
+        /// When.
+        at: Micros,
+        /// Topic.
+        topic: TopicId,
+        /// Partition.
+        partition: i32,
+        /// Next offset to read.
+        offset: i64,
+    },
+}
+
+/// Everything producers and consumers did in a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    /// Topic names, indexed by [`TopicId`].
+    pub topics: Vec<String>,
+    /// Key bytes, indexed by [`KeyId`].
+    pub keys: Vec<Vec<u8>>,
+    /// Every send, in invocation order per producer.
+    pub sends: Vec<Send>,
+    /// Every delivery, in delivery order per consumer.
+    pub deliveries: Vec<Delivery>,
+    /// Assignments, revocations and commits.
+    pub group_events: Vec<GroupEvent>,
+}
+
+/// One record read back from a partition after the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Topic.
+    pub topic: TopicId,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// The message, from its stamp; `None` when it carried no valid stamp.
+    pub id: Option<MsgId>,
+    /// Its key, interned in the same table as [`History::keys`].
+    pub key: Option<KeyId>,
+}
+
+/// The ground truth: every partition read by offset after the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Log {
+    /// Records, grouped by (topic, partition) and ascending by offset within each.
+    pub records: Vec<LogRecord>,
+    /// Partitions that could not be read completely, with the reason.
+    pub unreadable: Vec<(TopicId, i32, String)>,
+}

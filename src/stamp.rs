@@ -1,0 +1,100 @@
+//! The stamp every record carries in a header, so checkers never parse values.
+//!
+//! Header `kh-stamp`, 21 bytes: a format version (1), the producer instance (u32), its
+//! sequence number (u64) and the intended send time in microseconds since the UNIX epoch
+//! (u64), all big-endian. A wall-clock time lets a consumer in another process compute
+//! end-to-end latency from the *intended* send time.
+
+use crate::history::MsgId;
+
+/// The header that carries the stamp.
+pub const HEADER: &str = "kh-stamp";
+/// Encoded length in bytes.
+pub const LEN: usize = 21;
+const VERSION: u8 = 1;
+
+/// Who sent a record, which one it was, and when it should have left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp {
+    /// Producer instance.
+    pub producer: u32,
+    /// Sequence number within that producer.
+    pub seq: u64,
+    /// Intended send time, microseconds since the UNIX epoch.
+    pub intended_us: u64,
+}
+
+/// Why bytes are not a stamp.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StampError {
+    /// Wrong length.
+    #[error("a stamp is {LEN} bytes, this one {0}")]
+    Length(usize),
+    /// Unknown format version.
+    #[error("unknown stamp version {0}")]
+    Version(u8),
+}
+
+impl Stamp {
+    /// The message this stamp names.
+    pub fn id(&self) -> MsgId {
+        MsgId {
+            producer: self.producer,
+            seq: self.seq,
+        }
+    }
+
+    /// The header value.
+    pub fn encode(&self) -> [u8; LEN] {
+        let mut out = [0; LEN];
+        out[0] = VERSION;
+        out[1..5].copy_from_slice(&self.producer.to_be_bytes());
+        out[5..13].copy_from_slice(&self.seq.to_be_bytes());
+        out[13..21].copy_from_slice(&self.intended_us.to_be_bytes());
+        out
+    }
+
+    /// Reads a header value; any input gives a stamp or an error, never a panic.
+    pub fn decode(bytes: &[u8]) -> Result<Stamp, StampError> {
+        let bytes: &[u8; LEN] = bytes
+            .try_into()
+            .map_err(|_| StampError::Length(bytes.len()))?;
+        if bytes[0] != VERSION {
+            return Err(StampError::Version(bytes[0]));
+        }
+        let u64_at = |i: usize| {
+            let mut b = [0; 8];
+            b.copy_from_slice(&bytes[i..i + 8]);
+            u64::from_be_bytes(b)
+        };
+        Ok(Stamp {
+            producer: u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]),
+            seq: u64_at(5),
+            intended_us: u64_at(13),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn round_trips(producer in any::<u32>(), seq in any::<u64>(), intended_us in any::<u64>()) {
+            let stamp = Stamp { producer, seq, intended_us };
+            prop_assert_eq!(Stamp::decode(&stamp.encode()), Ok(stamp));
+        }
+
+        #[test]
+        fn any_bytes_decode_or_fail_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            match Stamp::decode(&bytes) {
+                Ok(stamp) => prop_assert_eq!(&stamp.encode()[..], &bytes[..]),
+                Err(StampError::Length(n)) => prop_assert_ne!(n, LEN),
+                Err(StampError::Version(v)) => prop_assert_ne!(v, VERSION),
+            }
+        }
+    }
+}
