@@ -4,16 +4,21 @@
 //! a broker that will not start).
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kafka_harness::{Cluster, ClusterError, EmbeddedCluster};
 use tokio::signal::unix::{SignalKind, signal};
 
+/// Exit code when a check failed.
+const EXIT_CHECK_FAILED: u8 = 1;
 /// Exit code for bad input: usage, scenario or settings.
 const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code for infrastructure failures: brokers, Java, Maven.
 const EXIT_INFRA: u8 = 3;
+/// Exit code when a verdict is unknown.
+const EXIT_UNKNOWN: u8 = 4;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,9 +33,56 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run scenarios: produce, consume, read the log back, check, report.
+    Run(RunArgs),
+    /// Check scenario files without touching a broker.
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
     /// Manage an embedded cluster of real Kafka brokers.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+}
+
+/// Where `run` gets its brokers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ClusterChoice {
+    /// Real Apache Kafka started by the harness (default).
+    Embedded,
+    /// librdkafka's in-process mock cluster (not a real broker).
+    Mock,
+    /// An existing cluster at --bootstrap.
+    External,
+    /// A broker in a container (feature `containers`, needs Docker).
+    Container,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Scenario files.
+    #[arg(required = true)]
+    scenarios: Vec<PathBuf>,
+    /// Where the brokers come from.
+    #[arg(long, value_enum, default_value = "embedded")]
+    cluster: ClusterChoice,
+    /// Bootstrap servers of an external cluster (H:P,H:P).
+    #[arg(long, required_if_eq("cluster", "external"))]
+    bootstrap: Option<String>,
+    /// Report folder; each run writes DIR/<run-id>/.
+    #[arg(long, default_value = "reports")]
+    out: PathBuf,
+    /// Seed for every random choice (overrides the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// How long producers send after warm-up, e.g. "20s" (overrides the scenario's).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<std::time::Duration>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    kafka_harness::scenario::units::duration(s)
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,7 +141,7 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,librdkafka=error")),
         )
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -101,14 +153,16 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match args.command {
-            Command::Cluster(ClusterCommand::Up(up)) => cluster_up(up).await,
+            Command::Cluster(ClusterCommand::Up(up)) => cluster_up(up).await.map(|()| 0),
+            Command::Validate { scenarios } => Ok(validate(&scenarios)),
+            Command::Run(run) => Ok(run_scenarios(run).await),
         }
     });
     // Do not wait for a blocking task left behind by an interrupt (a Maven download): its
     // child dies with this process.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             kafka_harness::note(format!("error: {e}"));
             ExitCode::from(if e.is_bad_input() {
@@ -162,4 +216,135 @@ async fn cluster_up(up: UpArgs) -> Result<(), ClusterError> {
     cluster.shutdown().await;
     kafka_harness::note("stopped.");
     Ok(())
+}
+
+/// Validates every file; prints one line per file; exit 0 or 2.
+fn validate(files: &[PathBuf]) -> u8 {
+    let mut code = 0;
+    for file in files {
+        match kafka_harness::scenario::load(file) {
+            Ok(plan) => println!("{}: ok ({})", file.display(), plan.name),
+            Err(e) => {
+                kafka_harness::note(format!("error: {e}"));
+                code = EXIT_BAD_INPUT;
+            }
+        }
+    }
+    code
+}
+
+/// Validates all scenarios first, then runs each; the exit code is the worst outcome.
+async fn run_scenarios(args: RunArgs) -> u8 {
+    use kafka_harness::check::Verdict;
+    let mut plans = Vec::new();
+    for file in &args.scenarios {
+        match kafka_harness::scenario::load(file) {
+            Ok(plan) => plans.push(plan),
+            Err(e) => {
+                kafka_harness::note(format!("error: {e}"));
+                return EXIT_BAD_INPUT;
+            }
+        }
+    }
+    let mut worst = 0u8;
+    for plan in &plans {
+        let cluster = match start_cluster(&args, plan).await {
+            Ok(c) => c,
+            Err(e) => {
+                kafka_harness::note(format!("error: {e}"));
+                return if e.is_bad_input() {
+                    EXIT_BAD_INPUT
+                } else {
+                    EXIT_INFRA
+                };
+            }
+        };
+        kafka_harness::note(format!(
+            "running {} on the {} cluster ({})",
+            plan.name,
+            cluster.kind(),
+            cluster.bootstrap_servers()
+        ));
+        let options = kafka_harness::runner::RunOptions {
+            seed: args.seed,
+            duration: args.duration,
+            progress: true,
+            topic_suffix: String::new(),
+        };
+        match kafka_harness::run::execute(plan, cluster.as_ref(), options, &args.out).await {
+            Ok((result, dir)) => {
+                let mut stdout = std::io::stdout();
+                let _ = write!(stdout, "{}", kafka_harness::report::summary(&result));
+                let _ = writeln!(stdout, "\n  result: {}", dir.join("result.json").display());
+                let code = match result.verdict {
+                    Verdict::Pass => 0,
+                    Verdict::Fail => EXIT_CHECK_FAILED,
+                    Verdict::Unknown => EXIT_UNKNOWN,
+                };
+                worst = worse(worst, code);
+            }
+            Err(e) => {
+                kafka_harness::note(format!("error: {e}"));
+                worst = worse(worst, EXIT_INFRA);
+            }
+        }
+    }
+    worst
+}
+
+/// The more serious of two exit codes: fail (1) over unknown (4) over infrastructure (3)
+/// over pass (0).
+fn worse(a: u8, b: u8) -> u8 {
+    let rank = |c: u8| match c {
+        EXIT_CHECK_FAILED => 3,
+        EXIT_UNKNOWN => 2,
+        EXIT_INFRA => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+async fn start_cluster(
+    args: &RunArgs,
+    plan: &kafka_harness::scenario::Plan,
+) -> Result<Box<dyn Cluster>, ClusterError> {
+    use kafka_harness::cluster::{external::ExternalCluster, mock::MockCluster};
+    let needs = &plan.cluster;
+    Ok(match args.cluster {
+        ClusterChoice::Embedded => {
+            let mut builder = EmbeddedCluster::builder().brokers(needs.brokers);
+            if let Some(v) = &needs.kafka_version {
+                builder = builder.kafka_version(v.clone());
+            }
+            for (k, v) in &needs.broker_config {
+                builder = builder.broker_config(k.clone(), v.clone());
+            }
+            Box::new(builder.start().await?)
+        }
+        ClusterChoice::Mock => Box::new(MockCluster::start(needs.brokers as i32)?),
+        ClusterChoice::External => {
+            let bootstrap = args.bootstrap.clone().unwrap_or_default();
+            let cluster = ExternalCluster::new(bootstrap, Default::default())?;
+            cluster.check_reachable().await?;
+            Box::new(cluster)
+        }
+        ClusterChoice::Container => container_cluster().await?,
+    })
+}
+
+#[cfg(feature = "containers")]
+async fn container_cluster() -> Result<Box<dyn Cluster>, ClusterError> {
+    use kafka_harness::cluster::container::{ContainerCluster, ContainerImage};
+    Ok(Box::new(
+        ContainerCluster::start(ContainerImage::ApacheKafka("3.8.0".into())).await?,
+    ))
+}
+
+#[cfg(not(feature = "containers"))]
+async fn container_cluster() -> Result<Box<dyn Cluster>, ClusterError> {
+    Err(ClusterError::Invalid(
+        "this kafka-harness was built without the `containers` feature; rebuild with \
+         `cargo build --features containers`"
+            .into(),
+    ))
 }

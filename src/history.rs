@@ -152,3 +152,28 @@ pub struct Log {
     /// Partitions that could not be read completely, with the reason.
     pub unreadable: Vec<(TopicId, i32, String)>,
 }
+
+/// Gives each distinct key a [`KeyId`]: the History's key table, built as records arrive.
+#[derive(Debug, Default)]
+pub struct KeyInterner {
+    keys: Vec<Vec<u8>>,
+    index: std::collections::HashMap<Vec<u8>, KeyId>,
+}
+
+impl KeyInterner {
+    /// The id of `key`, assigning the next one if it is new.
+    pub fn intern(&mut self, key: &[u8]) -> KeyId {
+        if let Some(&id) = self.index.get(key) {
+            return id;
+        }
+        let id = self.keys.len() as KeyId;
+        self.keys.push(key.to_vec());
+        self.index.insert(key.to_vec(), id);
+        id
+    }
+
+    /// The key table, indexed by [`KeyId`], for [`History::keys`].
+    pub fn into_keys(self) -> Vec<Vec<u8>> {
+        self.keys
+    }
+}

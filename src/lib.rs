@@ -19,10 +19,19 @@
 
 #![deny(unsafe_code, rust_2018_idioms, missing_docs)]
 
+pub mod check;
 pub mod cluster;
+pub mod driver;
 pub mod history;
+pub mod logreader;
+pub mod metrics;
+pub mod report;
+pub mod run;
+pub mod runner;
+pub mod scenario;
 pub mod stamp;
 pub mod wire;
+pub mod workload;
 
 /// Prints one line for a person on stderr. Unlike `eprintln!`, never panics when stderr is
 /// closed (a pipe whose reader went away must not crash a harness that owns brokers).

@@ -1,0 +1,564 @@
+//! Hand-written histories, one or more per anomaly: the empty run, a definite anomaly with
+//! its count and example fields, the indeterminate and unreadable cases, and inputs that
+//! break the contracts (unsorted log, unknown topics and keys, extreme numbers).
+
+use super::*;
+use crate::history::{Delivery, GroupEvent, LogRecord, MsgId, Outcome, Send};
+
+fn id(producer: u32, seq: u64) -> MsgId {
+    MsgId { producer, seq }
+}
+
+fn ok(partition: i32, offset: i64) -> Outcome {
+    Outcome::Ok { partition, offset }
+}
+
+fn send(producer: u32, seq: u64, key: KeyId, outcome: Outcome) -> Send {
+    Send {
+        id: id(producer, seq),
+        topic: 0,
+        key,
+        intended: seq.wrapping_mul(10),
+        completed: seq.wrapping_mul(10).wrapping_add(5),
+        outcome,
+    }
+}
+
+fn rec(partition: i32, offset: i64, msg: Option<MsgId>, key: Option<KeyId>) -> LogRecord {
+    LogRecord {
+        topic: 0,
+        partition,
+        offset,
+        id: msg,
+        key,
+    }
+}
+
+fn del(consumer: u32, partition: i32, offset: i64, msg: Option<MsgId>, at: Micros) -> Delivery {
+    Delivery {
+        consumer,
+        topic: 0,
+        partition,
+        offset,
+        id: msg,
+        at,
+    }
+}
+
+fn history(sends: Vec<Send>, deliveries: Vec<Delivery>) -> History {
+    History {
+        topics: vec!["t".into()],
+        keys: vec![b"a".to_vec(), b"b".to_vec(), vec![0xff, b'c']],
+        sends,
+        deliveries,
+        group_events: Vec::new(),
+    }
+}
+
+fn log(records: Vec<LogRecord>) -> Log {
+    Log {
+        records,
+        unreadable: Vec::new(),
+    }
+}
+
+fn consumed() -> CheckSettings {
+    CheckSettings {
+        consumed_topics: vec![0],
+        ..CheckSettings::default()
+    }
+}
+
+#[test]
+fn empty_history_passes_every_check() {
+    for settings in [CheckSettings::default(), consumed()] {
+        let results = run_all(
+            &History::default(),
+            &Log::default(),
+            &settings,
+            &CheckName::ALL,
+        );
+        assert_eq!(results.len(), CheckName::ALL.len());
+        for (r, name) in results.iter().zip(CheckName::ALL) {
+            assert_eq!(r.name, name.as_str());
+            assert_eq!((r.verdict, r.count), (Verdict::Pass, 0), "{r:?}");
+            assert!(r.examples.is_empty());
+        }
+    }
+}
+
+#[test]
+fn verdicts_combine_and_serialise_lowercase() {
+    use Verdict::*;
+    assert_eq!(Pass.combine(Unknown), Unknown);
+    assert_eq!(Unknown.combine(Pass), Unknown);
+    assert_eq!(Unknown.combine(Fail), Fail);
+    assert_eq!(Fail.combine(Pass), Fail);
+    assert_eq!(Pass.combine(Pass), Pass);
+    assert_eq!(
+        [Pass, Unknown, Pass].into_iter().collect::<Verdict>(),
+        Unknown
+    );
+    assert_eq!(std::iter::empty().collect::<Verdict>(), Pass);
+    assert_eq!(
+        serde_json::to_string(&Fail).ok().as_deref(),
+        Some("\"fail\"")
+    );
+    assert_eq!(
+        serde_json::to_string(&Unknown).ok().as_deref(),
+        Some("\"unknown\"")
+    );
+    assert_eq!(Pass.to_string(), "pass");
+}
+
+#[test]
+fn check_names_round_trip() {
+    for name in CheckName::ALL {
+        assert_eq!(name.to_string().parse::<CheckName>(), Ok(name));
+        assert_eq!(
+            serde_json::to_string(&name).ok(),
+            Some(format!("\"{}\"", name.as_str()))
+        );
+    }
+    assert_eq!(
+        "nonmonotonic_poll".parse::<CheckName>(),
+        Ok(CheckName::NonmonotonicPoll)
+    );
+    assert_eq!(
+        "aborted_read".parse::<CheckName>(),
+        Err(UnknownCheck("aborted_read".into()))
+    );
+}
+
+#[test]
+fn check_result_serialises_its_fields() {
+    let h = history(vec![send(0, 0, 0, ok(0, 0))], Vec::new());
+    let r = lost_write(&h, &Log::default());
+    let json = serde_json::to_value(&r).unwrap_or_default();
+    assert_eq!(json["name"], "lost_write");
+    assert_eq!(json["verdict"], "fail");
+    assert_eq!(json["count"], 1);
+    assert_eq!(json["examples"][0]["key"], "a");
+    assert_eq!(json["examples"][0]["time_us"], 5);
+}
+
+#[test]
+fn lost_write_counts_acknowledged_sends_only() {
+    let h = history(
+        vec![
+            send(0, 0, 0, ok(0, 0)),
+            send(0, 1, 1, ok(0, 1)),
+            send(0, 2, 0, Outcome::Indeterminate),
+            send(0, 3, 0, Outcome::Fail),
+        ],
+        Vec::new(),
+    );
+    let l = log(vec![rec(0, 0, Some(id(0, 0)), Some(0))]);
+    let r = lost_write(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 1));
+    assert_eq!(r.examples.len(), 1);
+    let e = &r.examples[0];
+    assert_eq!(e.key.as_deref(), Some("b"));
+    assert_eq!((e.producer, e.seq), (Some(0), Some(1)));
+    assert_eq!(e.topic.as_deref(), Some("t"));
+    assert_eq!(
+        (e.partition, e.offset, e.time_us),
+        (Some(0), Some(1), Some(15))
+    );
+    assert!(r.detail.starts_with("1 of 2 acknowledged"), "{}", r.detail);
+}
+
+#[test]
+fn indeterminate_sends_are_neither_lost_nor_duplicated_unless_twice() {
+    let h = history(
+        vec![
+            send(0, 0, 0, Outcome::Indeterminate),
+            send(0, 1, 0, Outcome::Indeterminate),
+            send(0, 2, 0, Outcome::Indeterminate),
+        ],
+        Vec::new(),
+    );
+    // seq 0 missing, seq 1 present once: nothing wrong.
+    let once = log(vec![rec(0, 0, Some(id(0, 1)), Some(0))]);
+    assert_eq!(lost_write(&h, &once).verdict, Verdict::Pass);
+    assert_eq!(duplicate_write(&h, &once).verdict, Verdict::Pass);
+    // seq 2 present twice: one duplicate.
+    let twice = log(vec![
+        rec(0, 0, Some(id(0, 1)), Some(0)),
+        rec(0, 1, Some(id(0, 2)), Some(0)),
+        rec(0, 2, Some(id(0, 2)), Some(0)),
+    ]);
+    assert_eq!(lost_write(&h, &twice).verdict, Verdict::Pass);
+    let r = duplicate_write(&h, &twice);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 1));
+    assert_eq!(
+        (r.examples[0].seq, r.examples[0].offset),
+        (Some(2), Some(2))
+    );
+    assert!(
+        r.examples[0].note.contains("offset 1"),
+        "{}",
+        r.examples[0].note
+    );
+}
+
+#[test]
+fn lost_write_in_an_unreadable_partition_is_unknown() {
+    let h = history(
+        vec![send(0, 0, 0, ok(0, 0)), send(0, 1, 0, ok(1, 0))],
+        Vec::new(),
+    );
+    let mut l = log(vec![]);
+    l.unreadable.push((0, 0, "leader unavailable".into()));
+    l.unreadable.push((0, 1, "leader unavailable".into()));
+    let r = lost_write(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Unknown, 0));
+    assert_eq!(r.examples.len(), 2);
+    assert!(r.detail.contains("2 more"), "{}", r.detail);
+    // A definite loss elsewhere makes it a failure.
+    l.unreadable.pop();
+    let r = lost_write(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 1));
+    assert_eq!(r.examples[0].partition, Some(1));
+}
+
+#[test]
+fn duplicate_write_counts_extra_copies_including_unsent_messages() {
+    let h = history(vec![send(0, 0, 0, ok(0, 0))], Vec::new());
+    let l = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(0, 1, Some(id(0, 0)), Some(0)),
+        rec(0, 2, Some(id(0, 0)), Some(0)),
+        rec(0, 3, Some(id(9, 9)), None),
+        rec(0, 4, Some(id(9, 9)), None),
+        rec(0, 5, None, None),
+        rec(0, 6, None, None),
+    ]);
+    let r = duplicate_write(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 3));
+    assert_eq!(r.examples.len(), 3);
+    assert_eq!(r.examples[2].producer, Some(9));
+}
+
+#[test]
+fn order_violation_compares_one_producer_and_key_per_partition() {
+    let h = history(
+        vec![
+            send(0, 0, 0, ok(0, 0)),
+            send(0, 1, 0, ok(0, 3)),
+            send(0, 2, 0, ok(0, 1)),
+            send(1, 0, 0, ok(0, 2)),
+        ],
+        Vec::new(),
+    );
+    let l = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(0, 1, Some(id(0, 2)), Some(0)),
+        rec(0, 2, Some(id(1, 0)), Some(0)),
+        rec(0, 3, Some(id(0, 1)), Some(0)),
+    ]);
+    let r = order_violation(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 1));
+    let e = &r.examples[0];
+    assert_eq!((e.producer, e.seq, e.offset), (Some(0), Some(1), Some(3)));
+    assert_eq!(e.key.as_deref(), Some("a"));
+    assert!(
+        e.note.contains("seq 2") && e.note.contains("offset 1"),
+        "{}",
+        e.note
+    );
+
+    // Other keys, other partitions and copies do not count.
+    let l = log(vec![
+        rec(0, 0, Some(id(0, 2)), Some(0)),
+        rec(0, 1, Some(id(0, 1)), Some(1)),
+        rec(0, 2, Some(id(0, 2)), Some(0)),
+        rec(1, 0, Some(id(0, 0)), Some(0)),
+        rec(1, 1, Some(id(0, 1)), None),
+    ]);
+    assert_eq!(order_violation(&h, &l).verdict, Verdict::Pass);
+}
+
+#[test]
+fn order_violation_sorts_a_log_that_breaks_its_contract() {
+    let h = history(
+        vec![send(0, 0, 0, ok(0, 0)), send(0, 1, 0, ok(0, 1))],
+        Vec::new(),
+    );
+    // Offsets descending in the vector, yet in offset order seq 0 precedes seq 1.
+    let l = log(vec![
+        rec(0, 1, Some(id(0, 1)), Some(0)),
+        rec(1, 0, None, None),
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+    ]);
+    assert_eq!(order_violation(&h, &l).verdict, Verdict::Pass);
+    let l = log(vec![
+        rec(0, 1, Some(id(0, 0)), Some(0)),
+        rec(1, 0, None, None),
+        rec(0, 0, Some(id(0, 1)), Some(0)),
+    ]);
+    assert_eq!(order_violation(&h, &l).count, 1);
+}
+
+#[test]
+fn lost_delivery_matches_by_position_or_message() {
+    let sends = vec![
+        send(0, 0, 0, ok(0, 0)),
+        send(0, 1, 0, ok(0, 1)),
+        send(0, 2, 0, ok(0, 2)),
+        send(0, 3, 0, ok(0, 3)),
+    ];
+    let l = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(0, 1, Some(id(0, 1)), Some(0)),
+        rec(0, 2, Some(id(0, 2)), Some(0)),
+        rec(0, 3, Some(id(0, 3)), Some(0)),
+        rec(0, 4, None, None),
+    ]);
+    let h = history(
+        sends,
+        vec![
+            del(0, 0, 0, Some(id(0, 0)), 1),
+            del(0, 0, 2, None, 2),
+            // Same message, reported at another position: it was delivered.
+            del(0, 5, 7, Some(id(0, 3)), 3),
+        ],
+    );
+    let r = lost_delivery(&h, &l, &consumed());
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 1));
+    assert_eq!(
+        (r.examples[0].seq, r.examples[0].offset),
+        (Some(1), Some(1))
+    );
+    assert!(r.detail.starts_with("1 of 4"), "{}", r.detail);
+    // Topics nobody consumed are not checked.
+    let r = lost_delivery(&h, &l, &CheckSettings::default());
+    assert_eq!(r.verdict, Verdict::Pass);
+    assert!(r.detail.contains("nothing to check"));
+    let other = CheckSettings {
+        consumed_topics: vec![3],
+        ..CheckSettings::default()
+    };
+    assert_eq!(lost_delivery(&h, &l, &other).count, 0);
+}
+
+#[test]
+fn duplicate_delivery_follows_the_settings() {
+    let sends = vec![send(0, 0, 0, ok(0, 0)), send(0, 1, 0, ok(0, 1))];
+    let deliveries = vec![
+        del(0, 0, 0, Some(id(0, 0)), 1),
+        del(0, 0, 1, Some(id(0, 1)), 2),
+        del(1, 0, 1, Some(id(0, 1)), 3),
+        del(1, 0, 2, None, 4),
+    ];
+    let h = history(sends, deliveries);
+    let l = Log::default();
+    let allowed = CheckSettings::default();
+    let r = duplicate_delivery(&h, &l, &allowed);
+    assert_eq!((r.verdict, r.count), (Verdict::Pass, 1));
+    let e = &r.examples[0];
+    assert_eq!(
+        (e.consumer, e.offset, e.time_us),
+        (Some(1), Some(1), Some(3))
+    );
+    assert!(e.note.contains("consumer 0 at 2"), "{}", e.note);
+    let forbidden = CheckSettings {
+        duplicate_delivery_allowed: false,
+        ..CheckSettings::default()
+    };
+    assert_eq!(
+        duplicate_delivery(&h, &l, &forbidden).verdict,
+        Verdict::Fail
+    );
+    let capped = |m| CheckSettings {
+        max_duplicate_deliveries: Some(m),
+        ..CheckSettings::default()
+    };
+    assert_eq!(
+        duplicate_delivery(&h, &l, &capped(0)).verdict,
+        Verdict::Fail
+    );
+    assert_eq!(
+        duplicate_delivery(&h, &l, &capped(1)).verdict,
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn nonmonotonic_poll_resets_at_each_assignment() {
+    let mut h = history(
+        Vec::new(),
+        vec![
+            del(0, 0, 0, None, 1),
+            del(0, 0, 1, None, 2),
+            del(0, 0, 1, None, 3),
+            del(0, 0, 0, None, 6),
+            // Another consumer and another partition are tracked apart.
+            del(1, 0, 0, None, 6),
+            del(0, 1, 0, None, 7),
+        ],
+    );
+    h.group_events = vec![
+        GroupEvent::Assigned {
+            consumer: 0,
+            at: 0,
+            partitions: vec![(0, 0), (0, 1)],
+        },
+        GroupEvent::Committed {
+            consumer: 0,
+            at: 3,
+            topic: 0,
+            partition: 0,
+            offset: 2,
+        },
+        GroupEvent::Revoked {
+            consumer: 0,
+            at: 4,
+            partitions: vec![(0, 0)],
+        },
+        GroupEvent::Assigned {
+            consumer: 0,
+            at: 5,
+            partitions: vec![(0, 0)],
+        },
+    ];
+    let r = nonmonotonic_poll(&h, &Log::default());
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 1));
+    let e = &r.examples[0];
+    assert_eq!(
+        (e.consumer, e.offset, e.time_us),
+        (Some(0), Some(1), Some(3))
+    );
+
+    // Without group events, the whole run is one assignment: going back to 0 counts too.
+    h.group_events.clear();
+    assert_eq!(nonmonotonic_poll(&h, &Log::default()).count, 2);
+
+    // An event at the same microsecond as a delivery comes first.
+    let mut h = history(
+        Vec::new(),
+        vec![del(0, 0, 5, None, 1), del(0, 0, 3, None, 2)],
+    );
+    h.group_events = vec![GroupEvent::Assigned {
+        consumer: 0,
+        at: 2,
+        partitions: vec![(0, 0)],
+    }];
+    assert_eq!(nonmonotonic_poll(&h, &Log::default()).count, 0);
+}
+
+#[test]
+fn phantom_counts_unsent_unstamped_and_delivered_phantoms() {
+    let h = history(
+        vec![send(0, 0, 0, ok(0, 0))],
+        vec![
+            del(0, 0, 0, Some(id(0, 0)), 1),
+            del(0, 0, 1, Some(id(9, 0)), 2),
+            del(0, 0, 5, Some(id(7, 3)), 3),
+            del(0, 0, 2, None, 4),
+            del(0, 0, 6, None, 5),
+        ],
+    );
+    let l = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(0, 1, Some(id(9, 0)), Some(2)),
+        rec(0, 2, None, None),
+    ]);
+    let r = phantom(&h, &l);
+    // p9:0 in the log, the unstamped record, p7:3 delivered, the unstamped delivery at @6.
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 4));
+    assert_eq!(r.examples.len(), 4);
+    assert_eq!(r.examples[0].key.as_deref(), Some("\u{fffd}c"));
+    assert_eq!(
+        (r.examples[0].producer, r.examples[0].offset),
+        (Some(9), Some(1))
+    );
+    assert_eq!(
+        (r.examples[1].producer, r.examples[1].offset),
+        (None, Some(2))
+    );
+    assert_eq!(
+        (r.examples[2].producer, r.examples[2].consumer),
+        (Some(7), Some(0))
+    );
+    assert_eq!(r.examples[3].offset, Some(6));
+    assert!(
+        r.detail.starts_with("1 log records name") && r.detail.contains("1 log records carry"),
+        "{}",
+        r.detail
+    );
+}
+
+#[test]
+fn examples_are_capped_per_kind() {
+    let mut sends: Vec<Send> = (0..20).map(|s| send(0, s, 0, ok(0, s as i64))).collect();
+    let mut l = log(Vec::new());
+    l.unreadable.push((0, 1, "gone".into()));
+    sends.extend((20..40).map(|s| send(0, s, 0, ok(1, s as i64))));
+    let h = history(sends, Vec::new());
+    let r = lost_write(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 20));
+    assert_eq!(r.examples.len(), 2 * MAX_EXAMPLES);
+}
+
+#[test]
+fn run_all_runs_each_enabled_check_once_in_order() {
+    let names = [CheckName::Phantom, CheckName::LostWrite, CheckName::Phantom];
+    let results = run_all(&History::default(), &Log::default(), &consumed(), &names);
+    let got: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(got, ["phantom", "lost_write"]);
+}
+
+#[test]
+fn odd_inputs_do_not_panic() {
+    let sends = vec![
+        send(u32::MAX, u64::MAX, 99, ok(i32::MIN, i64::MIN)),
+        send(0, 1 << 50, 0, ok(-1, -1)),
+        send(0, 0, 0, ok(0, i64::MAX)),
+    ];
+    let mut h = history(
+        sends,
+        vec![
+            Delivery {
+                topic: 40,
+                ..del(
+                    u32::MAX,
+                    i32::MIN,
+                    i64::MIN,
+                    Some(id(u32::MAX, u64::MAX)),
+                    0,
+                )
+            },
+            del(0, 0, i64::MAX, None, u64::MAX),
+            del(0, 0, i64::MIN, None, 0),
+        ],
+    );
+    h.group_events.push(GroupEvent::Revoked {
+        consumer: 0,
+        at: u64::MAX,
+        partitions: vec![(u16::MAX, i32::MAX)],
+    });
+    let l = Log {
+        records: vec![
+            LogRecord {
+                topic: u16::MAX,
+                ..rec(i32::MAX, i64::MAX, Some(id(0, 1 << 50)), Some(u32::MAX))
+            },
+            rec(0, i64::MIN, Some(id(0, 0)), Some(0)),
+            rec(0, -5, Some(id(u32::MAX, u64::MAX)), Some(0)),
+            rec(0, -6, Some(id(3, 3)), None),
+        ],
+        unreadable: vec![(7, 7, String::new())],
+    };
+    let settings = CheckSettings {
+        consumed_topics: vec![0, u16::MAX],
+        ..CheckSettings::default()
+    };
+    let results = run_all(&h, &l, &settings, &CheckName::ALL);
+    assert_eq!(results.len(), CheckName::ALL.len());
+    let topics: Vec<_> = results
+        .iter()
+        .flat_map(|r| r.examples.iter().filter_map(|e| e.topic.clone()))
+        .collect();
+    assert!(topics.iter().any(|t| t == "#65535"), "{topics:?}");
+}

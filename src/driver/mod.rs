@@ -1,0 +1,130 @@
+//! Producer and consumer implementations under test, behind two small traits.
+//!
+//! ```text
+//!   runner ──OutRecord──> ProducerDriver::send ──(future)──> SendOutcome
+//!   ConsumerDriver::run ──ConsumerEvent──> channel ──> runner's collector
+//! ```
+//!
+//! A producer is one `send(record)` that enqueues at once and returns a future resolving to
+//! the outcome, as OpenMessaging Benchmark's `sendAsync`: the runner keeps its send schedule
+//! without waiting for acknowledgements. A consumer runs until told to stop and reports every
+//! record it is handed, with its stamp, plus assignments and commits. Drivers know nothing of
+//! checkers or reports; the next driver (an external process) plugs in here.
+
+pub mod rdkafka;
+pub mod rskafka;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::stamp::Stamp;
+
+/// A boxed future, as drivers return them.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// One record to send.
+#[derive(Debug, Clone)]
+pub struct OutRecord {
+    /// Topic name.
+    pub topic: String,
+    /// Partition, when the harness chose it (drivers without a partitioner).
+    pub partition: Option<i32>,
+    /// Key bytes.
+    pub key: Vec<u8>,
+    /// Value bytes.
+    pub value: Vec<u8>,
+    /// The stamp to put in the record's headers.
+    pub stamp: Stamp,
+}
+
+/// How a send ended, as the client reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Acknowledged at this position.
+    Ok {
+        /// Partition.
+        partition: i32,
+        /// Offset.
+        offset: i64,
+    },
+    /// Definitely not written, with the client's reason.
+    Fail(String),
+    /// Maybe written (timeout, lost connection), with the client's reason.
+    Indeterminate(String),
+}
+
+/// A producer under test.
+pub trait ProducerDriver: Send + Sync {
+    /// Enqueues `record`; the future resolves when its outcome is known.
+    fn send(&self, record: OutRecord) -> BoxFuture<SendOutcome>;
+    /// Waits until every enqueued record has an outcome.
+    fn flush(&self) -> BoxFuture<()>;
+}
+
+/// What a consumer reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumerEvent {
+    /// A record was handed to the consumer (and processed).
+    Delivered {
+        /// Consumer instance.
+        consumer: u32,
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// Offset.
+        offset: i64,
+        /// The record's stamp, if it had a valid one.
+        stamp: Option<Stamp>,
+        /// Wall-clock delivery time, microseconds since the UNIX epoch.
+        at_us: u64,
+    },
+    /// Partitions assigned.
+    Assigned {
+        /// Consumer instance.
+        consumer: u32,
+        /// Topic and partition of each.
+        partitions: Vec<(String, i32)>,
+        /// Wall-clock time, microseconds since the UNIX epoch.
+        at_us: u64,
+    },
+    /// Partitions revoked.
+    Revoked {
+        /// Consumer instance.
+        consumer: u32,
+        /// Topic and partition of each.
+        partitions: Vec<(String, i32)>,
+        /// Wall-clock time, microseconds since the UNIX epoch.
+        at_us: u64,
+    },
+    /// Offsets committed (next offset to read).
+    Committed {
+        /// Consumer instance.
+        consumer: u32,
+        /// Topic, partition and offset of each.
+        offsets: Vec<(String, i32, i64)>,
+        /// Wall-clock time, microseconds since the UNIX epoch.
+        at_us: u64,
+    },
+}
+
+/// Where a consumer sends its events.
+pub type EventSink = tokio::sync::mpsc::UnboundedSender<ConsumerEvent>;
+
+/// Microseconds since the UNIX epoch, now.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// A consumer under test.
+pub trait ConsumerDriver: Send {
+    /// Consumes until `stop` turns true, reporting every event to `events`; returns an
+    /// error message if the client failed.
+    fn run(
+        self: Box<Self>,
+        events: EventSink,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> BoxFuture<Result<(), String>>;
+}

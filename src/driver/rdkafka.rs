@@ -1,0 +1,274 @@
+//! The librdkafka driver: a `FutureProducer` and a consumer-group `StreamConsumer`.
+//!
+//! Scenario client settings pass straight to librdkafka. Two defaults differ from
+//! librdkafka's, and a scenario may override both: `partitioner = murmur2_random` (the Java
+//! client's, so keys land where a Java producer would put them) and, for consumers,
+//! `auto.offset.reset = earliest`. In `after_processing` commit mode the consumer stores
+//! each offset only after processing the record (`enable.auto.offset.store = false`) and
+//! the client commits stored offsets periodically: at-least-once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{ClientContext, TopicPartitionList};
+
+use super::{
+    BoxFuture, ConsumerDriver, ConsumerEvent, EventSink, OutRecord, ProducerDriver, SendOutcome,
+    now_us,
+};
+use crate::scenario::CommitMode;
+use crate::stamp::{self, Stamp};
+
+fn config(base: &BTreeMap<String, String>, defaults: &[(&str, &str)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    for (k, v) in defaults {
+        config.set(*k, *v);
+    }
+    for (k, v) in base {
+        config.set(k, v);
+    }
+    config
+}
+
+/// A librdkafka producer.
+pub struct RdkafkaProducer {
+    producer: FutureProducer,
+}
+
+impl RdkafkaProducer {
+    /// Creates a producer from client settings (cluster settings plus the scenario's).
+    pub fn new(settings: &BTreeMap<String, String>) -> KafkaResult<Self> {
+        let producer = config(settings, &[("partitioner", "murmur2_random")]).create()?;
+        Ok(RdkafkaProducer { producer })
+    }
+}
+
+/// Errors after which the record was certainly not written.
+fn definitely_not_written(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::UnknownTopic
+                | RDKafkaErrorCode::UnknownPartition
+        )
+    )
+}
+
+impl ProducerDriver for RdkafkaProducer {
+    fn send(&self, record: OutRecord) -> BoxFuture<SendOutcome> {
+        let stamp = record.stamp.encode();
+        let headers = OwnedHeaders::new().insert(Header {
+            key: stamp::HEADER,
+            value: Some(&stamp[..]),
+        });
+        let mut future_record = FutureRecord::to(&record.topic)
+            .key(&record.key)
+            .payload(&record.value)
+            .headers(headers);
+        if let Some(p) = record.partition {
+            future_record = future_record.partition(p);
+        }
+        // A full local queue is back-pressure, not an outcome: wait and retry.
+        let mut future_record = future_record;
+        let delivery = loop {
+            match self.producer.send_result(future_record) {
+                Ok(delivery) => break delivery,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    future_record = r;
+                    self.producer.poll(Duration::from_millis(5));
+                }
+                Err((e, _)) => {
+                    let outcome = if definitely_not_written(&e) {
+                        SendOutcome::Fail(e.to_string())
+                    } else {
+                        SendOutcome::Indeterminate(e.to_string())
+                    };
+                    return Box::pin(async move { outcome });
+                }
+            }
+        };
+        Box::pin(async move {
+            match delivery.await {
+                Ok(Ok(d)) => SendOutcome::Ok {
+                    partition: d.partition,
+                    offset: d.offset,
+                },
+                Ok(Err((e, _))) if definitely_not_written(&e) => SendOutcome::Fail(e.to_string()),
+                Ok(Err((e, _))) => SendOutcome::Indeterminate(e.to_string()),
+                Err(_) => SendOutcome::Indeterminate("the producer was dropped".into()),
+            }
+        })
+    }
+
+    fn flush(&self) -> BoxFuture<()> {
+        let producer = self.producer.clone();
+        Box::pin(async move {
+            let _ =
+                tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(60))).await;
+        })
+    }
+}
+
+/// Reports rebalances and commits of one consumer instance.
+struct GroupContext {
+    consumer: u32,
+    events: EventSink,
+}
+
+fn partitions(list: &TopicPartitionList) -> Vec<(String, i32)> {
+    list.elements()
+        .iter()
+        .map(|e| (e.topic().to_owned(), e.partition()))
+        .collect()
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn post_rebalance(
+        &self,
+        _consumer: &rdkafka::consumer::BaseConsumer<Self>,
+        rebalance: &Rebalance<'_>,
+    ) {
+        let (consumer, at_us) = (self.consumer, now_us());
+        let event = match rebalance {
+            Rebalance::Assign(list) => ConsumerEvent::Assigned {
+                consumer,
+                partitions: partitions(list),
+                at_us,
+            },
+            Rebalance::Revoke(list) => ConsumerEvent::Revoked {
+                consumer,
+                partitions: partitions(list),
+                at_us,
+            },
+            Rebalance::Error(_) => return,
+        };
+        let _ = self.events.send(event);
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        if result.is_err() {
+            return;
+        }
+        let committed = offsets
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                rdkafka::Offset::Offset(o) => Some((e.topic().to_owned(), e.partition(), o)),
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+        if !committed.is_empty() {
+            let _ = self.events.send(ConsumerEvent::Committed {
+                consumer: self.consumer,
+                offsets: committed,
+                at_us: now_us(),
+            });
+        }
+    }
+}
+
+/// A librdkafka consumer-group member.
+pub struct RdkafkaConsumer {
+    instance: u32,
+    settings: BTreeMap<String, String>,
+    topic: String,
+    commit: CommitMode,
+    processing_time: Duration,
+}
+
+impl RdkafkaConsumer {
+    /// A member of `group` reading `topic`.
+    pub fn new(
+        instance: u32,
+        mut settings: BTreeMap<String, String>,
+        group: &str,
+        topic: &str,
+        commit: CommitMode,
+        processing_time: Duration,
+    ) -> Self {
+        settings.insert("group.id".into(), group.to_owned());
+        RdkafkaConsumer {
+            instance,
+            settings,
+            topic: topic.to_owned(),
+            commit,
+            processing_time,
+        }
+    }
+}
+
+impl ConsumerDriver for RdkafkaConsumer {
+    fn run(
+        self: Box<Self>,
+        events: EventSink,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> BoxFuture<Result<(), String>> {
+        Box::pin(async move {
+            let mut defaults = vec![("auto.offset.reset", "earliest")];
+            if self.commit == CommitMode::AfterProcessing {
+                defaults.push(("enable.auto.offset.store", "false"));
+                defaults.push(("auto.commit.interval.ms", "1000"));
+            }
+            let context = GroupContext {
+                consumer: self.instance,
+                events: events.clone(),
+            };
+            let consumer: StreamConsumer<GroupContext> = config(&self.settings, &defaults)
+                .create_with_context(context)
+                .map_err(|e| format!("creating consumer {}: {e}", self.instance))?;
+            consumer
+                .subscribe(&[&self.topic])
+                .map_err(|e| format!("subscribing to {}: {e}", self.topic))?;
+            loop {
+                let message = tokio::select! {
+                    m = consumer.recv() => m,
+                    _ = stop.wait_for(|s| *s) => break,
+                };
+                let message = match message {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::debug!("consumer {}: {e}", self.instance);
+                        continue;
+                    }
+                };
+                if !self.processing_time.is_zero() {
+                    tokio::time::sleep(self.processing_time).await;
+                }
+                let stamp = message.headers().and_then(|h| {
+                    h.iter()
+                        .find(|h| h.key == stamp::HEADER)
+                        .and_then(|h| h.value)
+                        .and_then(|v| Stamp::decode(v).ok())
+                });
+                let _ = events.send(ConsumerEvent::Delivered {
+                    consumer: self.instance,
+                    topic: message.topic().to_owned(),
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    stamp,
+                    at_us: now_us(),
+                });
+                if self.commit == CommitMode::AfterProcessing {
+                    let _ = consumer.store_offset_from_message(&message);
+                }
+            }
+            if self.commit == CommitMode::AfterProcessing {
+                let _ = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync);
+            }
+            consumer.unsubscribe();
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,115 @@
+//! Reads every partition back, by offset, after the run: the Log, ground truth for checkers.
+//!
+//! For each partition of each topic: its high watermark, then a read from the earliest
+//! offset up to it, decoding each record's stamp and interning its key. A partition that
+//! cannot be read to its end is listed in [`Log::unreadable`] so checkers can say
+//! "unknown" instead of guessing.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::cluster::ClusterError;
+use crate::cluster::admin::client_config;
+use crate::history::{KeyInterner, Log, LogRecord, TopicId};
+use crate::scenario::TopicPlan;
+use crate::stamp::{self, Stamp};
+
+/// How long reading one partition may take.
+const PARTITION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Reads every partition of `topics` (actual names, with their plans) into a [`Log`].
+pub async fn read(
+    settings: &BTreeMap<String, String>,
+    topics: &[String],
+    plans: &[TopicPlan],
+    mut keys: KeyInterner,
+) -> Result<(Log, KeyInterner), ClusterError> {
+    let mut config = client_config(settings);
+    config
+        .set("group.id", "kafka-harness-log-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
+    let consumer: BaseConsumer = config
+        .create()
+        .map_err(ClusterError::kafka("creating the log reader"))?;
+    let topics = topics.to_vec();
+    let partitions: Vec<i32> = plans.iter().map(|p| p.partitions).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut log = Log::default();
+        for (t, (topic, &count)) in topics.iter().zip(&partitions).enumerate() {
+            for partition in 0..count {
+                if let Err(reason) = read_partition(
+                    &consumer,
+                    topic,
+                    t as TopicId,
+                    partition,
+                    &mut log,
+                    &mut keys,
+                ) {
+                    log.unreadable.push((t as TopicId, partition, reason));
+                }
+            }
+        }
+        (log, keys)
+    })
+    .await
+    .map_err(|e| ClusterError::Io {
+        what: "reading the log".into(),
+        source: std::io::Error::other(e),
+    })
+}
+
+fn read_partition(
+    consumer: &BaseConsumer,
+    topic: &str,
+    t: TopicId,
+    partition: i32,
+    log: &mut Log,
+    keys: &mut KeyInterner,
+) -> Result<(), String> {
+    let (low, high) = consumer
+        .fetch_watermarks(topic, partition, Duration::from_secs(10))
+        .map_err(|e| format!("watermarks: {e}"))?;
+    if high <= low {
+        return Ok(());
+    }
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, partition, Offset::Offset(low))
+        .map_err(|e| e.to_string())?;
+    consumer.assign(&assignment).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + PARTITION_TIMEOUT;
+    let mut next = low;
+    while next < high {
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "read only up to offset {next} of {high} within {PARTITION_TIMEOUT:?}"
+            ));
+        }
+        let Some(message) = consumer.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        let message = message.map_err(|e| e.to_string())?;
+        next = message.offset() + 1;
+        let id = message.headers().and_then(|h| {
+            h.iter()
+                .find(|h| h.key == stamp::HEADER)
+                .and_then(|h| h.value)
+                .and_then(|v| Stamp::decode(v).ok())
+                .map(|s| s.id())
+        });
+        let key = message.key().map(|k| keys.intern(k));
+        log.records.push(LogRecord {
+            topic: t,
+            partition,
+            offset: message.offset(),
+            id,
+            key,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,332 @@
+//! The outcome of a run: [`RunResult`] (the `result.json` contract), HdrHistogram logs, and
+//! the terminal summary, all rendered from one value.
+//!
+//! ```text
+//!   Evidence + check results + SLO results ──> RunResult ──> result.json, *.hlog, terminal
+//! ```
+//!
+//! `result.json` fields are a contract: add freely, never rename or remove.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::check::{CheckResult, Verdict};
+use crate::metrics::{Percentiles, Second, percentiles};
+use crate::runner::Evidence;
+use crate::scenario::{LatencyMetric, Plan, Slo};
+
+/// The cluster a run used.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterInfo {
+    /// embedded, mock, external or container.
+    pub kind: String,
+    /// Broker count (0 when unknown).
+    pub brokers: usize,
+    /// Kafka version, when known.
+    pub kafka_version: Option<String>,
+    /// Bootstrap servers.
+    pub bootstrap: String,
+}
+
+/// Totals; the anomaly counts come from the checks.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    /// Sends invoked.
+    pub attempted: u64,
+    /// Sends acknowledged.
+    pub acked: u64,
+    /// Sends that definitely failed.
+    pub failed: u64,
+    /// Sends with unknown outcome.
+    pub indeterminate: u64,
+    /// Records delivered to consumers.
+    pub consumed: u64,
+    /// Acknowledged and missing from the log.
+    pub lost: u64,
+    /// Messages in the log more than once.
+    pub duplicated: u64,
+    /// Per-key order violations.
+    pub order_violations: u64,
+    /// Aborted records seen by read_committed consumers (transactions: not yet exercised).
+    pub aborted_reads: u64,
+}
+
+/// Measured-phase throughput.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Throughput {
+    /// Acknowledged messages per second.
+    pub produced_msgs_per_s: f64,
+    /// Delivered messages per second.
+    pub consumed_msgs_per_s: f64,
+    /// Acknowledged value bytes per second.
+    pub produced_bytes_per_s: f64,
+}
+
+/// Latency percentiles in microseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Latency {
+    /// Acknowledgement latency (from the actual send).
+    pub ack: Percentiles,
+    /// End-to-end latency (from the intended send).
+    pub e2e: Percentiles,
+    /// Actual minus intended send time.
+    pub send_delay: Percentiles,
+}
+
+/// A fault applied during the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fault {
+    /// Seconds since the run started.
+    pub at_s: f64,
+    /// kill, terminate, restart, pause, resume, ...
+    pub action: String,
+    /// What it was applied to.
+    pub target: String,
+    /// ok, or the error.
+    pub outcome: String,
+}
+
+/// Everything a run found: rendered to `result.json`, the terminal and (later) HTML.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// The scenario file.
+    pub scenario_file: PathBuf,
+    /// Run id (the report folder's name).
+    pub run_id: String,
+    /// Overall verdict: fail outranks unknown outranks pass.
+    pub verdict: Verdict,
+    /// The seed used.
+    pub seed: u64,
+    /// The cluster.
+    pub cluster: ClusterInfo,
+    /// Topic names as created.
+    pub topics: Vec<String>,
+    /// Every check and SLO.
+    pub checks: Vec<CheckResult>,
+    /// Totals.
+    pub counts: Counts,
+    /// Throughput in the measured phase.
+    pub throughput: Throughput,
+    /// Latency in the measured phase.
+    pub latency_us: Latency,
+    /// Faults applied (none yet: the nemesis is a later feature).
+    pub faults: Vec<Fault>,
+    /// One entry per second.
+    pub timeline: Vec<Second>,
+    /// Seconds of the measured phase.
+    pub measured_s: f64,
+    /// Whether consumers caught up with every acknowledged record before the drain timeout.
+    pub drained: bool,
+    /// HdrHistogram interval logs written beside the result.
+    pub histogram_logs: Vec<String>,
+}
+
+/// Judges SLOs against the measured figures.
+pub fn slo_results(plan: &Plan, evidence: &Evidence) -> Vec<CheckResult> {
+    plan.checks
+        .slos
+        .iter()
+        .map(|slo| {
+            let (observed, limit, ok, unit) = match *slo {
+                Slo::Latency {
+                    metric,
+                    percentile,
+                    max,
+                } => {
+                    let h = match metric {
+                        LatencyMetric::Ack => &evidence.recorder.ack,
+                        LatencyMetric::EndToEnd => &evidence.recorder.e2e,
+                        LatencyMetric::SendDelay => &evidence.recorder.send_delay,
+                    };
+                    if h.is_empty() {
+                        return CheckResult::unknown(slo.name(), "no values were measured".into());
+                    }
+                    let value = h.value_at_quantile(percentile / 100.0);
+                    let limit = max.as_micros() as u64;
+                    (
+                        value as f64 / 1000.0,
+                        limit as f64 / 1000.0,
+                        value <= limit,
+                        "ms",
+                    )
+                }
+                Slo::MinThroughput(min) => {
+                    let rate = evidence.measured_acked as f64 / evidence.measured_s;
+                    (rate, min, rate >= min, "msgs/s")
+                }
+            };
+            let detail = format!(
+                "observed {observed:.1} {unit}, {} {limit:.1} {unit}",
+                if matches!(slo, Slo::MinThroughput(_)) {
+                    "minimum"
+                } else {
+                    "limit"
+                }
+            );
+            CheckResult::slo(slo.name(), ok, observed, limit, detail)
+        })
+        .collect()
+}
+
+/// Builds the result of a run.
+#[allow(clippy::too_many_arguments)]
+pub fn build(
+    plan: &Plan,
+    run_id: &str,
+    seed: u64,
+    cluster: ClusterInfo,
+    evidence: &Evidence,
+    checks: Vec<CheckResult>,
+    histogram_logs: Vec<String>,
+) -> RunResult {
+    let count_of = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c.name == name)
+            .map_or(0, |c| c.count)
+    };
+    let verdict = checks
+        .iter()
+        .fold(Verdict::Pass, |v, c| v.combine(c.verdict));
+    let c = evidence.counts;
+    RunResult {
+        scenario: plan.name.clone(),
+        scenario_file: plan.file.clone(),
+        run_id: run_id.to_owned(),
+        verdict,
+        seed,
+        cluster,
+        topics: evidence.topics.clone(),
+        counts: Counts {
+            attempted: c.attempted,
+            acked: c.acked,
+            failed: c.failed,
+            indeterminate: c.indeterminate,
+            consumed: c.consumed,
+            lost: count_of("lost_write"),
+            duplicated: count_of("duplicate_write"),
+            order_violations: count_of("order_violation"),
+            aborted_reads: 0,
+        },
+        throughput: Throughput {
+            produced_msgs_per_s: evidence.measured_acked as f64 / evidence.measured_s,
+            consumed_msgs_per_s: evidence.measured_consumed as f64 / evidence.measured_s,
+            produced_bytes_per_s: evidence.measured_bytes as f64 / evidence.measured_s,
+        },
+        latency_us: Latency {
+            ack: percentiles(&evidence.recorder.ack),
+            e2e: percentiles(&evidence.recorder.e2e),
+            send_delay: percentiles(&evidence.recorder.send_delay),
+        },
+        faults: Vec::new(),
+        timeline: evidence.recorder.timeline.clone(),
+        measured_s: evidence.measured_s,
+        drained: evidence.drained,
+        histogram_logs,
+        checks,
+    }
+}
+
+/// Writes `result.json` into `dir`.
+pub fn write_json(result: &RunResult, dir: &Path) -> std::io::Result<PathBuf> {
+    let path = dir.join("result.json");
+    let json = serde_json::to_vec_pretty(result).map_err(std::io::Error::other)?;
+    std::fs::write(&path, json)?;
+    Ok(path)
+}
+
+/// The summary printed at the end of a run.
+pub fn summary(result: &RunResult) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let ms = |us: u64| us as f64 / 1000.0;
+    let _ = writeln!(
+        out,
+        "\n{}  {}  (seed {}, {} cluster, Kafka {}{})",
+        result.verdict.to_string().to_uppercase(),
+        result.scenario,
+        result.seed,
+        result.cluster.kind,
+        result.cluster.kafka_version.as_deref().unwrap_or("unknown"),
+        if result.cluster.kind == "mock" {
+            ", NOT A REAL BROKER"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        out,
+        "\n  {:<22} {:<8} {:>10}  detail",
+        "check", "verdict", "count"
+    );
+    for c in &result.checks {
+        let _ = writeln!(
+            out,
+            "  {:<22} {:<8} {:>10}  {}",
+            c.name,
+            c.verdict.to_string(),
+            c.count,
+            c.detail
+        );
+    }
+    let n = &result.counts;
+    let _ = writeln!(
+        out,
+        "\n  sends {} attempted, {} acked, {} failed, {} indeterminate; {} consumed{}",
+        n.attempted,
+        n.acked,
+        n.failed,
+        n.indeterminate,
+        n.consumed,
+        if result.drained {
+            ""
+        } else {
+            " (consumers did NOT catch up)"
+        }
+    );
+    let t = &result.throughput;
+    let _ = writeln!(
+        out,
+        "  throughput {:.0} msgs/s produced ({:.2} MiB/s), {:.0} msgs/s consumed, over {:.1} s measured",
+        t.produced_msgs_per_s,
+        t.produced_bytes_per_s / (1024.0 * 1024.0),
+        t.consumed_msgs_per_s,
+        result.measured_s
+    );
+    let _ = writeln!(
+        out,
+        "\n  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "latency ms", "p50", "p90", "p99", "p99.9", "max", "count"
+    );
+    for (name, p) in [
+        ("ack", &result.latency_us.ack),
+        ("end-to-end", &result.latency_us.e2e),
+        ("send delay", &result.latency_us.send_delay),
+    ] {
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>10}",
+            name,
+            ms(p.p50),
+            ms(p.p90),
+            ms(p.p99),
+            ms(p.p999),
+            ms(p.max),
+            p.count
+        );
+    }
+    for c in result
+        .checks
+        .iter()
+        .filter(|c| c.verdict != Verdict::Pass && !c.examples.is_empty())
+    {
+        let _ = writeln!(out, "\n  {} examples:", c.name);
+        for e in &c.examples {
+            let _ = writeln!(out, "    {}", serde_json::to_string(e).unwrap_or_default());
+        }
+    }
+    out
+}

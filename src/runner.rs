@@ -1,0 +1,667 @@
+//! Runs a validated [`Plan`] against a [`Cluster`] and gathers the evidence.
+//!
+//! ```text
+//!   create topics ─> start consumers, wait for assignment ─> producers (open loop or max)
+//!        │                       │                                  │
+//!        │                 ConsumerEvent ───────┐          SendDone / Invoked
+//!        │                                      v                   v
+//!        │                          collector task: History + Recorder + progress
+//!        v
+//!   producers done ─> drain (consumers catch up) ─> stop consumers ─> read the Log
+//! ```
+//!
+//! The runner records; it does not judge. Checkers and SLOs run afterwards on what it
+//! returns ([`Evidence`]).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::cluster::{Cluster, ClusterError, TopicSpec};
+use crate::driver::rdkafka::{RdkafkaConsumer, RdkafkaProducer};
+use crate::driver::rskafka::{RskafkaProducer, RskafkaReader};
+use crate::driver::{
+    ConsumerDriver, ConsumerEvent, OutRecord, ProducerDriver, SendOutcome, now_us,
+};
+use crate::history::{
+    Delivery, GroupEvent, History, KeyInterner, Log, MsgId, Outcome, Send, TopicId,
+};
+use crate::logreader;
+use crate::metrics::Recorder;
+use crate::scenario::{DriverKind, Plan, Rate};
+use crate::stamp::Stamp;
+use crate::workload::{Generator, KeyChooser};
+
+/// Why a run could not be carried out (as opposed to a check failing).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The cluster failed (topic creation, metadata).
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// A client could not be created or connected.
+    #[error("{0}")]
+    Client(String),
+}
+
+/// Options that override the scenario file.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Replaces the scenario's seed.
+    pub seed: Option<u64>,
+    /// Replaces the scenario's duration (and drops its message count).
+    pub duration: Option<Duration>,
+    /// Show progress (a line per second on stderr).
+    pub progress: bool,
+    /// A suffix for topic names, so repeated runs never share topics.
+    pub topic_suffix: String,
+}
+
+/// What a run produced, for the checkers and the report.
+#[derive(Debug)]
+pub struct Evidence {
+    /// Producers' and consumers' record.
+    pub history: History,
+    /// The partitions read back after the run.
+    pub log: Log,
+    /// Latency histograms and timeline.
+    pub recorder: Recorder,
+    /// Counters.
+    pub counts: RunCounts,
+    /// Seconds of the measured phase (after warm-up until producers stopped).
+    pub measured_s: f64,
+    /// Value bytes sent in the measured phase and acknowledged.
+    pub measured_bytes: u64,
+    /// Acknowledged sends intended in the measured phase.
+    pub measured_acked: u64,
+    /// Deliveries of messages intended in the measured phase.
+    pub measured_consumed: u64,
+    /// Wall-clock start, seconds since the UNIX epoch.
+    pub start_epoch_s: f64,
+    /// Actual topic names.
+    pub topics: Vec<String>,
+    /// Whether consumers caught up before the drain timeout.
+    pub drained: bool,
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    /// Sends invoked.
+    pub attempted: u64,
+    /// Sends acknowledged.
+    pub acked: u64,
+    /// Sends that definitely failed.
+    pub failed: u64,
+    /// Sends with unknown outcome.
+    pub indeterminate: u64,
+    /// Records delivered to consumers.
+    pub consumed: u64,
+}
+
+/// What the collector is told.
+enum Ev {
+    Invoked { at: u64 },
+    Done(Box<SendDone>),
+    Consumer(ConsumerEvent),
+}
+
+struct SendDone {
+    id: MsgId,
+    topic: TopicId,
+    key: Vec<u8>,
+    size: usize,
+    intended: u64,
+    sent: u64,
+    done: u64,
+    outcome: SendOutcome,
+}
+
+/// Live figures shared between the collector and the runner.
+#[derive(Debug, Default)]
+struct Live {
+    counts: RunCounts,
+    /// Per topic and partition: 1 + the highest acknowledged offset.
+    acked_high: HashMap<(TopicId, i32), i64>,
+    /// Per consumer plan, topic and partition: 1 + the highest delivered offset.
+    delivered_high: HashMap<(usize, TopicId, i32), i64>,
+    /// Per consumer plan: partitions currently assigned.
+    assigned: HashMap<usize, std::collections::HashSet<(TopicId, i32)>>,
+}
+
+/// Runs `plan` on `cluster`.
+pub async fn run(
+    plan: &Plan,
+    cluster: &dyn Cluster,
+    options: &RunOptions,
+) -> Result<Evidence, RunError> {
+    let seed = options.seed.unwrap_or(plan.seed);
+    let (duration, messages) = match options.duration {
+        Some(d) => (Some(d), None),
+        None => (plan.duration, plan.messages),
+    };
+    let topics: Vec<String> = plan
+        .topics
+        .iter()
+        .map(|t| format!("{}{}", t.name, options.topic_suffix))
+        .collect();
+    for (t, name) in plan.topics.iter().zip(&topics) {
+        let mut spec = TopicSpec::new(name, t.partitions, t.replication_factor);
+        spec.configs = t.config.clone();
+        cluster.create_topic(&spec).await?;
+    }
+    let start = Instant::now();
+    // The run clock starts when producers start (below); until then events count as time 0.
+    let epoch0 = Arc::new(AtomicU64::new(now_us()));
+    let warmup_us = plan.warmup.as_micros() as u64;
+    let live = Arc::new(Mutex::new(Live::default()));
+    let (tx, rx) = mpsc::unbounded_channel::<Ev>();
+
+    // Consumers first, so they are in their groups before the first record.
+    let (consumer_tx, mut consumer_rx) = mpsc::unbounded_channel::<ConsumerEvent>();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut consumer_plan_of = Vec::new();
+    let mut consumer_tasks = Vec::new();
+    for (ci, c) in plan.consumers.iter().enumerate() {
+        for _ in 0..c.instances {
+            let instance = consumer_plan_of.len() as u32;
+            consumer_plan_of.push(ci);
+            let topic = &topics[c.topic];
+            let driver: Box<dyn ConsumerDriver> = match c.driver {
+                DriverKind::Rdkafka => {
+                    let mut settings = cluster.client_config();
+                    settings.extend(c.client.clone());
+                    let group = format!(
+                        "{}{}",
+                        c.group.clone().unwrap_or_default(),
+                        options.topic_suffix
+                    );
+                    Box::new(RdkafkaConsumer::new(
+                        instance,
+                        settings,
+                        &group,
+                        topic,
+                        c.commit,
+                        c.processing_time,
+                    ))
+                }
+                DriverKind::Rskafka => Box::new(RskafkaReader::new(
+                    instance,
+                    &cluster.bootstrap_servers(),
+                    topic,
+                    plan.topics[c.topic].partitions,
+                )),
+            };
+            consumer_tasks.push(tokio::spawn(
+                driver.run(consumer_tx.clone(), stop_rx.clone()),
+            ));
+        }
+    }
+    drop(consumer_tx);
+    let forward = tx.clone();
+    let forwarder = tokio::spawn(async move {
+        while let Some(e) = consumer_rx.recv().await {
+            if forward.send(Ev::Consumer(e)).is_err() {
+                break;
+            }
+        }
+    });
+    let collector = tokio::spawn(collect(
+        rx,
+        Arc::clone(&live),
+        topics.clone(),
+        consumer_plan_of.clone(),
+        Arc::clone(&epoch0),
+        warmup_us,
+        options.progress,
+    ));
+    wait_for_assignment(plan, &live).await;
+
+    // Producers, on the run clock.
+    let run_start = Instant::now();
+    let start_epoch_us = now_us();
+    epoch0.store(start_epoch_us, Ordering::Relaxed);
+    let total_instances: u32 = plan.producers.iter().map(|p| p.instances).sum();
+    let mut producer_tasks = Vec::new();
+    let mut producer_id = 0u32;
+    for p in &plan.producers {
+        let topic_id = p.topic as TopicId;
+        let topic = topics[p.topic].clone();
+        for _ in 0..p.instances {
+            let id = producer_id;
+            producer_id += 1;
+            let driver: Arc<dyn ProducerDriver> = match p.driver {
+                DriverKind::Rdkafka => {
+                    let mut settings = cluster.client_config();
+                    settings.extend(p.client.clone());
+                    Arc::new(
+                        RdkafkaProducer::new(&settings)
+                            .map_err(|e| RunError::Client(format!("producer {}: {e}", p.name)))?,
+                    )
+                }
+                DriverKind::Rskafka => Arc::new(
+                    RskafkaProducer::new(
+                        &cluster.bootstrap_servers(),
+                        &topic,
+                        plan.topics[p.topic].partitions,
+                    )
+                    .await
+                    .map_err(RunError::Client)?,
+                ),
+            };
+            let rate = match p.rate {
+                Rate::PerSecond(r) => Some(r / f64::from(p.instances)),
+                Rate::Max => None,
+            };
+            let budget = messages.map(|m| share(m, id, total_instances));
+            let stop_at_us = duration.map(|d| warmup_us + d.as_micros() as u64);
+            let spec = ProducerSpec {
+                id,
+                topic_id,
+                topic: topic.clone(),
+                generator: Generator::new(p.template, p.size, seed ^ (u64::from(id) << 32)),
+                keys: KeyChooser::new(
+                    p.key_distribution,
+                    p.key_count,
+                    seed.wrapping_add(u64::from(id)),
+                )
+                .map_err(|e| RunError::Client(format!("producer {}: {e}", p.name)))?,
+                template: p.template,
+                rate,
+                budget,
+                stop_at_us,
+                max_in_flight: p.max_in_flight,
+            };
+            producer_tasks.push(tokio::spawn(produce(
+                spec,
+                driver,
+                tx.clone(),
+                run_start,
+                start_epoch_us,
+            )));
+        }
+    }
+    for task in producer_tasks {
+        task.await
+            .map_err(|e| RunError::Client(format!("producer task: {e}")))?;
+    }
+    let producers_done_us = run_start.elapsed().as_micros() as u64;
+
+    // Drain: consumers catch up with everything acknowledged.
+    let drained = drain(plan, &live, plan.drain_timeout).await;
+    let _ = stop_tx.send(true);
+    for task in consumer_tasks {
+        match tokio::time::timeout(Duration::from_secs(30), task).await {
+            Ok(Ok(Err(e))) => tracing::warn!("consumer: {e}"),
+            Ok(Err(e)) => tracing::warn!("consumer task: {e}"),
+            _ => {}
+        }
+    }
+    let _ = forwarder.await;
+    drop(tx);
+    let (mut history, mut recorder, key_index, measured) = collector
+        .await
+        .map_err(|e| RunError::Client(format!("collector task: {e}")))?;
+    recorder.finish();
+    history.topics = topics.clone();
+
+    let (log, key_index) =
+        logreader::read(&cluster.client_config(), &topics, &plan.topics, key_index).await?;
+    history.keys = key_index.into_keys();
+    let counts = live.lock().map(|l| l.counts).unwrap_or_default();
+    let measured_s = (producers_done_us.saturating_sub(warmup_us) as f64 / 1e6).max(1e-3);
+    tracing::debug!("run took {:?}", start.elapsed());
+    Ok(Evidence {
+        history,
+        log,
+        recorder,
+        counts,
+        measured_s,
+        measured_bytes: measured.bytes,
+        measured_acked: measured.acked,
+        measured_consumed: measured.consumed,
+        start_epoch_s: start_epoch_us as f64 / 1e6,
+        topics,
+        drained,
+    })
+}
+
+/// `total` split over `n` instances; instance `i` gets its share (the first ones the rest).
+fn share(total: u64, i: u32, n: u32) -> u64 {
+    let (n, i) = (u64::from(n), u64::from(i));
+    total / n + u64::from(i < total % n)
+}
+
+struct ProducerSpec {
+    id: u32,
+    topic_id: TopicId,
+    topic: String,
+    generator: Generator,
+    keys: KeyChooser,
+    template: crate::workload::Template,
+    rate: Option<f64>,
+    budget: Option<u64>,
+    stop_at_us: Option<u64>,
+    max_in_flight: usize,
+}
+
+/// One producer instance: sends on schedule, hands every outcome to the collector.
+async fn produce(
+    mut spec: ProducerSpec,
+    driver: Arc<dyn ProducerDriver>,
+    tx: mpsc::UnboundedSender<Ev>,
+    run_start: Instant,
+    start_epoch_us: u64,
+) {
+    let permits = Arc::new(Semaphore::new(spec.max_in_flight));
+    let mut value = Vec::new();
+    let mut seq = 0u64;
+    loop {
+        if spec.budget.is_some_and(|b| seq >= b) {
+            break;
+        }
+        let intended_us = match spec.rate {
+            Some(rate) => (seq as f64 * 1e6 / rate) as u64,
+            None => run_start.elapsed().as_micros() as u64,
+        };
+        if spec.stop_at_us.is_some_and(|stop| intended_us >= stop) {
+            break;
+        }
+        if spec.rate.is_some() {
+            tokio::time::sleep_until((run_start + Duration::from_micros(intended_us)).into()).await;
+        }
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            break;
+        };
+        let sent_us = (run_start.elapsed().as_micros() as u64).max(intended_us);
+        let index = spec.keys.next();
+        let key = spec.keys.key(index, spec.template);
+        spec.generator.value(&key, seq, &mut value);
+        let id = MsgId {
+            producer: spec.id,
+            seq,
+        };
+        let record = OutRecord {
+            topic: spec.topic.clone(),
+            partition: None,
+            key: key.clone().into_bytes(),
+            value: value.clone(),
+            stamp: Stamp {
+                producer: spec.id,
+                seq,
+                intended_us: start_epoch_us + intended_us,
+            },
+        };
+        let size = value.len();
+        let _ = tx.send(Ev::Invoked { at: sent_us });
+        let pending = driver.send(record);
+        let (tx2, topic) = (tx.clone(), spec.topic_id);
+        tokio::spawn(async move {
+            let outcome = pending.await;
+            let done = run_start.elapsed().as_micros() as u64;
+            let _ = tx2.send(Ev::Done(Box::new(SendDone {
+                id,
+                topic,
+                key: key.into_bytes(),
+                size,
+                intended: intended_us,
+                sent: sent_us,
+                done,
+                outcome,
+            })));
+            drop(permit);
+        });
+        seq += 1;
+    }
+    driver.flush().await;
+    // Every outcome is in once every permit is back.
+    let _ = permits.acquire_many(spec.max_in_flight as u32).await;
+}
+
+/// Waits (up to 30 s) until every group consumer plan has all its topic's partitions.
+async fn wait_for_assignment(plan: &Plan, live: &Mutex<Live>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let ready = plan.consumers.iter().enumerate().all(|(ci, c)| {
+            let partitions = plan.topics[c.topic].partitions as usize;
+            live.lock()
+                .map(|l| l.assigned.get(&ci).map_or(0, |a| a.len()) >= partitions)
+                .unwrap_or(true)
+        });
+        if ready {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tracing::warn!("consumers were not assigned every partition within 30 s; starting anyway");
+}
+
+/// Waits until every consumer plan has delivered up to every acknowledged offset.
+async fn drain(plan: &Plan, live: &Mutex<Live>, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let done = live
+            .lock()
+            .map(|l| {
+                plan.consumers.iter().enumerate().all(|(ci, c)| {
+                    l.acked_high
+                        .iter()
+                        .filter(|((t, _), _)| usize::from(*t) == c.topic)
+                        .all(|((t, p), high)| {
+                            l.delivered_high.get(&(ci, *t, *p)).copied().unwrap_or(0) >= *high
+                        })
+                })
+            })
+            .unwrap_or(true);
+        if done {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!("consumers did not catch up within {timeout:?}");
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Figures of the measured phase.
+#[derive(Debug, Default, Clone, Copy)]
+struct Measured {
+    acked: u64,
+    consumed: u64,
+    bytes: u64,
+}
+
+/// Builds the History and the latency figures from every event; prints progress.
+async fn collect(
+    mut rx: mpsc::UnboundedReceiver<Ev>,
+    live: Arc<Mutex<Live>>,
+    topics: Vec<String>,
+    consumer_plan_of: Vec<usize>,
+    epoch0: Arc<AtomicU64>,
+    warmup_us: u64,
+    progress: bool,
+) -> (History, Recorder, KeyInterner, Measured) {
+    let mut history = History::default();
+    let mut recorder = Recorder::default();
+    let mut keys = KeyInterner::default();
+    let mut measured = Measured::default();
+    let topic_id = |name: &str| topics.iter().position(|t| t == name).map(|i| i as TopicId);
+    let run_us = |epoch_us: u64| epoch_us.saturating_sub(epoch0.load(Ordering::Relaxed));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    let started = Instant::now();
+    let mut last_acked = 0u64;
+    loop {
+        let event = tokio::select! {
+            e = rx.recv() => match e { Some(e) => e, None => break },
+            _ = tick.tick() => {
+                if progress {
+                    let l = live.lock().map(|l| l.counts).unwrap_or_default();
+                    let p99 = recorder.recent_ack_p99();
+                    crate::note(format!(
+                        "{:>4.0} s  sent {:>9}  acked {:>9} ({:>7}/s)  consumed {:>9}  ack p99 {:>7.1} ms  failed/indeterminate {}",
+                        started.elapsed().as_secs_f64(), l.attempted, l.acked, l.acked - last_acked, l.consumed,
+                        p99 as f64 / 1000.0, l.failed + l.indeterminate
+                    ));
+                    last_acked = l.acked;
+                }
+                continue;
+            }
+        };
+        match event {
+            Ev::Invoked { at } => {
+                recorder.sent(at);
+                if let Ok(mut l) = live.lock() {
+                    l.counts.attempted += 1;
+                }
+            }
+            Ev::Done(done) => {
+                let key = keys.intern(&done.key);
+                let measured_send = done.intended >= warmup_us;
+                let outcome = match done.outcome {
+                    SendOutcome::Ok { partition, offset } => Outcome::Ok { partition, offset },
+                    SendOutcome::Fail(_) => Outcome::Fail,
+                    SendOutcome::Indeterminate(_) => Outcome::Indeterminate,
+                };
+                let ok = matches!(outcome, Outcome::Ok { .. });
+                recorder.completed(
+                    ok,
+                    done.sent - done.intended,
+                    done.done.saturating_sub(done.sent),
+                    done.done,
+                    measured_send,
+                );
+                if let Ok(mut l) = live.lock() {
+                    match outcome {
+                        Outcome::Ok { partition, offset } => {
+                            l.counts.acked += 1;
+                            let high = l.acked_high.entry((done.topic, partition)).or_insert(0);
+                            *high = (*high).max(offset + 1);
+                        }
+                        Outcome::Fail => l.counts.failed += 1,
+                        Outcome::Indeterminate => l.counts.indeterminate += 1,
+                    }
+                }
+                if ok && measured_send {
+                    measured.acked += 1;
+                    measured.bytes += done.size as u64;
+                }
+                history.sends.push(Send {
+                    id: done.id,
+                    topic: done.topic,
+                    key,
+                    intended: done.intended,
+                    completed: done.done,
+                    outcome,
+                });
+            }
+            Ev::Consumer(ConsumerEvent::Delivered {
+                consumer,
+                topic,
+                partition,
+                offset,
+                stamp,
+                at_us,
+            }) => {
+                let Some(t) = topic_id(&topic) else { continue };
+                let at = run_us(at_us);
+                let e2e = stamp.map(|s| at_us.saturating_sub(s.intended_us));
+                let measured_delivery = stamp.is_some_and(|s| run_us(s.intended_us) >= warmup_us);
+                recorder.delivered(at, e2e, measured_delivery);
+                if measured_delivery {
+                    measured.consumed += 1;
+                }
+                if let Ok(mut l) = live.lock() {
+                    l.counts.consumed += 1;
+                    let plan = consumer_plan_of
+                        .get(consumer as usize)
+                        .copied()
+                        .unwrap_or(0);
+                    let high = l.delivered_high.entry((plan, t, partition)).or_insert(0);
+                    *high = (*high).max(offset + 1);
+                }
+                history.deliveries.push(Delivery {
+                    consumer,
+                    topic: t,
+                    partition,
+                    offset,
+                    id: stamp.map(|s| s.id()),
+                    at,
+                });
+            }
+            Ev::Consumer(ConsumerEvent::Assigned {
+                consumer,
+                partitions,
+                at_us,
+            }) => {
+                let partitions: Vec<(TopicId, i32)> = partitions
+                    .iter()
+                    .filter_map(|(t, p)| topic_id(t).map(|t| (t, *p)))
+                    .collect();
+                if let Ok(mut l) = live.lock() {
+                    let plan = consumer_plan_of
+                        .get(consumer as usize)
+                        .copied()
+                        .unwrap_or(0);
+                    l.assigned
+                        .entry(plan)
+                        .or_default()
+                        .extend(partitions.iter().copied());
+                }
+                history.group_events.push(GroupEvent::Assigned {
+                    consumer,
+                    at: run_us(at_us),
+                    partitions,
+                });
+            }
+            Ev::Consumer(ConsumerEvent::Revoked {
+                consumer,
+                partitions,
+                at_us,
+            }) => {
+                let partitions: Vec<(TopicId, i32)> = partitions
+                    .iter()
+                    .filter_map(|(t, p)| topic_id(t).map(|t| (t, *p)))
+                    .collect();
+                if let Ok(mut l) = live.lock() {
+                    let plan = consumer_plan_of
+                        .get(consumer as usize)
+                        .copied()
+                        .unwrap_or(0);
+                    if let Some(set) = l.assigned.get_mut(&plan) {
+                        for tp in &partitions {
+                            set.remove(tp);
+                        }
+                    }
+                }
+                history.group_events.push(GroupEvent::Revoked {
+                    consumer,
+                    at: run_us(at_us),
+                    partitions,
+                });
+            }
+            Ev::Consumer(ConsumerEvent::Committed {
+                consumer,
+                offsets,
+                at_us,
+            }) => {
+                for (topic, partition, offset) in offsets {
+                    if let Some(topic) = topic_id(&topic) {
+                        history.group_events.push(GroupEvent::Committed {
+                            consumer,
+                            at: run_us(at_us),
+                            topic,
+                            partition,
+                            offset,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    (history, recorder, keys, measured)
+}

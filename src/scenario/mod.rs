@@ -1,0 +1,771 @@
+//! Scenario files: TOML, pure data, validated strictly before anything touches a broker.
+//!
+//! ```text
+//!   file.toml ──toml (deny_unknown_fields)──> raw structs with spans ──validate()──> Plan
+//! ```
+//!
+//! Every error names the file, line and column, the field, the value and the rule broken,
+//! e.g. `audit.toml:12:8: producers[0].rate = "5k/s": expected a number per second like
+//! "5000/s", or "max"`. Client settings (`[producers.client]`, `[consumers.client]`) pass
+//! straight to the Kafka client; harness keys never mix with them. The keys are documented
+//! in `docs/scenarios.md`.
+
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::check::CheckName;
+use crate::workload::{KeyDistribution, Template};
+pub use units::Rate;
+
+/// A scenario that failed to parse or validate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ScenarioError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong, naming the field, the value and the rule.
+    pub message: String,
+}
+
+/// Which client implementation a producer or consumer uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriverKind {
+    /// librdkafka through the rdkafka crate: idempotence, transactions, consumer groups.
+    Rdkafka,
+    /// rskafka, pure Rust: partition-level, no groups, no transactions.
+    Rskafka,
+}
+
+impl fmt::Display for DriverKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DriverKind::Rdkafka => "rdkafka",
+            DriverKind::Rskafka => "rskafka",
+        })
+    }
+}
+
+/// When a group consumer commits offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitMode {
+    /// The client's periodic auto-commit.
+    Auto,
+    /// Commit each record's offset after it has been processed (at-least-once).
+    AfterProcessing,
+}
+
+// ----- raw file structure -------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    seed: u64,
+    duration: Option<Spanned<String>>,
+    messages: Option<Spanned<u64>>,
+    warmup: Option<Spanned<String>>,
+    drain_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    cluster: RawCluster,
+    topics: Spanned<Vec<RawTopic>>,
+    #[serde(default)]
+    producers: Vec<RawProducer>,
+    #[serde(default)]
+    consumers: Vec<RawConsumer>,
+    #[serde(default)]
+    checks: RawChecks,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    brokers: Option<Spanned<i64>>,
+    kafka_version: Option<String>,
+    #[serde(default)]
+    broker_config: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopic {
+    name: Spanned<String>,
+    partitions: Spanned<i64>,
+    #[serde(default = "one")]
+    replication_factor: Spanned<i64>,
+    #[serde(default)]
+    config: BTreeMap<String, toml::Value>,
+}
+
+fn one() -> Spanned<i64> {
+    Spanned::new(0..0, 1)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProducer {
+    name: Spanned<String>,
+    driver: Spanned<DriverKind>,
+    #[serde(default = "one")]
+    instances: Spanned<i64>,
+    topic: Spanned<String>,
+    template: Spanned<String>,
+    size: Spanned<String>,
+    keys: RawKeys,
+    rate: Spanned<String>,
+    max_in_flight: Option<Spanned<i64>>,
+    #[serde(default)]
+    client: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeys {
+    count: Spanned<i64>,
+    distribution: Spanned<String>,
+    exponent: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConsumer {
+    name: Spanned<String>,
+    driver: Spanned<DriverKind>,
+    #[serde(default = "one")]
+    instances: Spanned<i64>,
+    topic: Spanned<String>,
+    group: Option<Spanned<String>>,
+    commit: Option<Spanned<CommitMode>>,
+    processing_time: Option<Spanned<String>>,
+    #[serde(default)]
+    client: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecks {
+    anomalies: Option<Spanned<Vec<Spanned<String>>>>,
+    duplicate_delivery: Option<Spanned<String>>,
+    max_duplicate_deliveries: Option<u64>,
+    #[serde(default)]
+    slo: BTreeMap<String, Spanned<toml::Value>>,
+}
+
+// ----- the validated plan -------------------------------------------------------------
+
+/// A validated scenario, ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Scenario name.
+    pub name: String,
+    /// What it is about.
+    pub description: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Seed for every random choice.
+    pub seed: u64,
+    /// How long producers send (after warm-up), unless `messages` is set.
+    pub duration: Option<Duration>,
+    /// How many messages producers send in all, instead of a duration.
+    pub messages: Option<u64>,
+    /// Sending time excluded from latency and throughput figures.
+    pub warmup: Duration,
+    /// How long consumers may take to catch up after producers stop.
+    pub drain_timeout: Duration,
+    /// Cluster needs.
+    pub cluster: ClusterNeeds,
+    /// Topics to create.
+    pub topics: Vec<TopicPlan>,
+    /// Producer groups.
+    pub producers: Vec<ProducerPlan>,
+    /// Consumer groups.
+    pub consumers: Vec<ConsumerPlan>,
+    /// What to check.
+    pub checks: ChecksPlan,
+}
+
+/// What the scenario needs of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterNeeds {
+    /// Nodes (embedded backend).
+    pub brokers: usize,
+    /// Kafka version (embedded backend).
+    pub kafka_version: Option<String>,
+    /// Broker configs (embedded backend).
+    pub broker_config: BTreeMap<String, String>,
+}
+
+/// A topic to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicPlan {
+    /// Name.
+    pub name: String,
+    /// Partitions.
+    pub partitions: i32,
+    /// Replication factor.
+    pub replication_factor: i32,
+    /// Topic configs.
+    pub config: BTreeMap<String, String>,
+}
+
+/// A group of identical producer instances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProducerPlan {
+    /// Name.
+    pub name: String,
+    /// Client implementation.
+    pub driver: DriverKind,
+    /// Number of instances.
+    pub instances: u32,
+    /// Index into [`Plan::topics`].
+    pub topic: usize,
+    /// Message template.
+    pub template: Template,
+    /// Value size in bytes.
+    pub size: usize,
+    /// Number of distinct keys.
+    pub key_count: u64,
+    /// How keys are drawn.
+    pub key_distribution: KeyDistribution,
+    /// Total rate across instances.
+    pub rate: Rate,
+    /// Bound on unacknowledged sends per instance.
+    pub max_in_flight: usize,
+    /// Settings passed straight to the client.
+    pub client: BTreeMap<String, String>,
+}
+
+/// A group of identical consumer instances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerPlan {
+    /// Name.
+    pub name: String,
+    /// Client implementation.
+    pub driver: DriverKind,
+    /// Number of instances.
+    pub instances: u32,
+    /// Index into [`Plan::topics`].
+    pub topic: usize,
+    /// Consumer group id (rdkafka only).
+    pub group: Option<String>,
+    /// Commit mode (rdkafka only).
+    pub commit: CommitMode,
+    /// Simulated work per record.
+    pub processing_time: Duration,
+    /// Settings passed straight to the client.
+    pub client: BTreeMap<String, String>,
+}
+
+/// Which checks run and their limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChecksPlan {
+    /// Anomaly checks enabled.
+    pub anomalies: Vec<CheckName>,
+    /// Whether duplicate deliveries are allowed (at-least-once) or forbidden.
+    pub duplicate_delivery_allowed: bool,
+    /// An upper bound on duplicate deliveries even when allowed.
+    pub max_duplicate_deliveries: Option<u64>,
+    /// Latency and throughput bounds.
+    pub slos: Vec<Slo>,
+}
+
+/// Which latency figure an SLO bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyMetric {
+    /// Send to acknowledgement, from the intended send time.
+    Ack,
+    /// Intended send time to delivery to a consumer.
+    EndToEnd,
+    /// Actual minus intended send time.
+    SendDelay,
+}
+
+/// A bound the run must meet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Slo {
+    /// A latency percentile (0-100; 100 means max) at most `max`.
+    Latency {
+        /// Which latency.
+        metric: LatencyMetric,
+        /// Percentile.
+        percentile: f64,
+        /// Bound.
+        max: Duration,
+    },
+    /// Acknowledged messages per second (measured phase) at least this.
+    MinThroughput(f64),
+}
+
+impl Slo {
+    /// The SLO's name as written in the scenario, e.g. `ack_p99`.
+    pub fn name(&self) -> String {
+        match self {
+            Slo::Latency {
+                metric, percentile, ..
+            } => {
+                let m = match metric {
+                    LatencyMetric::Ack => "ack",
+                    LatencyMetric::EndToEnd => "e2e",
+                    LatencyMetric::SendDelay => "send_delay",
+                };
+                let p = match *percentile {
+                    p if p >= 100.0 => "max".to_owned(),
+                    p if (p - 99.9).abs() < 1e-9 => "p999".to_owned(),
+                    p => format!("p{p}"),
+                };
+                format!("{m}_{p}")
+            }
+            Slo::MinThroughput(_) => "min_throughput".to_owned(),
+        }
+    }
+}
+
+// ----- parsing and validation -------------------------------------------------------
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.to_owned(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read the file: {e}"),
+    })?;
+    parse(path, &text)
+}
+
+/// Parses and validates scenario text; `path` is used in messages only.
+pub fn parse(path: &Path, text: &str) -> Result<Plan, ScenarioError> {
+    let at = Locator { path, text };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        at.error(span, e.message().trim().to_owned())
+    })?;
+    validate(&at, raw)
+}
+
+/// Turns byte spans into file:line:column errors.
+struct Locator<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    fn error(&self, span: std::ops::Range<usize>, message: String) -> ScenarioError {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ScenarioError {
+            file: self.path.to_owned(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    /// An error about `field` whose value is `value`.
+    fn field<T: fmt::Debug>(&self, field: &str, value: &Spanned<T>, rule: &str) -> ScenarioError {
+        self.error(
+            value.span(),
+            format!("`{field} = {:?}`: {rule}", value.get_ref()),
+        )
+    }
+}
+
+fn client_settings(table: &BTreeMap<String, toml::Value>) -> BTreeMap<String, String> {
+    table
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+fn in_range(
+    at: &Locator<'_>,
+    field: &str,
+    value: &Spanned<i64>,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ScenarioError> {
+    if range.contains(value.get_ref()) {
+        Ok(*value.get_ref())
+    } else {
+        Err(at.field(
+            field,
+            value,
+            &format!("must be from {} to {}", range.start(), range.end()),
+        ))
+    }
+}
+
+fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
+    if raw.name.get_ref().trim().is_empty() {
+        return Err(at.field("name", &raw.name, "must not be empty"));
+    }
+    let duration = raw
+        .duration
+        .as_ref()
+        .map(|d| units::duration(d.get_ref()).map_err(|rule| at.field("duration", d, &rule)))
+        .transpose()?;
+    let messages = raw.messages.as_ref().map(|m| *m.get_ref());
+    if duration.is_none() && messages.is_none() {
+        return Err(at.error(
+            raw.name.span(),
+            "the scenario needs `duration = \"60s\"` or `messages = 100000` at the top level"
+                .into(),
+        ));
+    }
+    if let Some(m) = &raw.messages
+        && *m.get_ref() == 0
+    {
+        return Err(at.field("messages", m, "must be at least 1"));
+    }
+    let warmup = raw
+        .warmup
+        .as_ref()
+        .map(|d| units::duration(d.get_ref()).map_err(|rule| at.field("warmup", d, &rule)))
+        .transpose()?
+        .unwrap_or_default();
+    let drain_timeout = raw
+        .drain_timeout
+        .as_ref()
+        .map(|d| units::duration(d.get_ref()).map_err(|rule| at.field("drain_timeout", d, &rule)))
+        .transpose()?
+        .unwrap_or(Duration::from_secs(60));
+
+    let brokers = match &raw.cluster.brokers {
+        Some(b) => in_range(at, "cluster.brokers", b, 1..=5)? as usize,
+        None => 1,
+    };
+    let cluster = ClusterNeeds {
+        brokers,
+        kafka_version: raw.cluster.kafka_version.clone(),
+        broker_config: client_settings(&raw.cluster.broker_config),
+    };
+
+    if raw.topics.get_ref().is_empty() {
+        return Err(at.error(
+            raw.topics.span(),
+            "`topics`: declare at least one topic".into(),
+        ));
+    }
+    let mut topics = Vec::new();
+    for (i, t) in raw.topics.get_ref().iter().enumerate() {
+        let name = t.name.get_ref().clone();
+        if name.is_empty() || topics.iter().any(|p: &TopicPlan| p.name == name) {
+            return Err(at.field(
+                &format!("topics[{i}].name"),
+                &t.name,
+                "must be a non-empty name used once",
+            ));
+        }
+        let partitions = in_range(
+            at,
+            &format!("topics[{i}].partitions"),
+            &t.partitions,
+            1..=10_000,
+        )?;
+        let rf = in_range(
+            at,
+            &format!("topics[{i}].replication_factor"),
+            &t.replication_factor,
+            1..=brokers as i64,
+        )
+        .map_err(|mut e| {
+            e.message.push_str(" (no more than the cluster's brokers)");
+            e
+        })?;
+        topics.push(TopicPlan {
+            name,
+            partitions: partitions as i32,
+            replication_factor: rf as i32,
+            config: client_settings(&t.config),
+        });
+    }
+    let topic_index = |field: &str, name: &Spanned<String>| {
+        topics
+            .iter()
+            .position(|t| t.name == *name.get_ref())
+            .ok_or_else(|| {
+                let known: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+                at.field(field, name, &format!("no such topic; declared: {known:?}"))
+            })
+    };
+
+    let mut producers = Vec::new();
+    for (i, p) in raw.producers.iter().enumerate() {
+        let f = |name: &str| format!("producers[{i}].{name}");
+        let template: Template = p.template.get_ref().parse().map_err(|_| {
+            at.field(
+                &f("template"),
+                &p.template,
+                "expected one of audit, auth, webhook, invoice, compliance, raw",
+            )
+        })?;
+        let size =
+            units::size(p.size.get_ref()).map_err(|rule| at.field(&f("size"), &p.size, &rule))?;
+        let min = crate::workload::min_size(template);
+        if size < min || size > 16 << 20 {
+            return Err(at.field(
+                &f("size"),
+                &p.size,
+                &format!("the {template} template needs from {min} bytes to 16 MiB"),
+            ));
+        }
+        let key_count = in_range(at, &f("keys.count"), &p.keys.count, 1..=1_000_000_000)? as u64;
+        let key_distribution = match p.keys.distribution.get_ref().as_str() {
+            "uniform" => KeyDistribution::Uniform,
+            "sequential" => KeyDistribution::Sequential,
+            "zipf" => {
+                let exponent = p.keys.exponent.as_ref().map_or(1.0, |e| *e.get_ref());
+                if !(exponent > 0.0 && exponent.is_finite()) {
+                    let span = p
+                        .keys
+                        .exponent
+                        .as_ref()
+                        .map_or(p.keys.distribution.span(), |e| e.span());
+                    return Err(at.error(
+                        span,
+                        format!(
+                            "`{}`: the zipf exponent must be a positive number like 1.1",
+                            f("keys.exponent")
+                        ),
+                    ));
+                }
+                KeyDistribution::Zipf { exponent }
+            }
+            _ => {
+                return Err(at.field(
+                    &f("keys.distribution"),
+                    &p.keys.distribution,
+                    "expected \"uniform\", \"zipf\" or \"sequential\"",
+                ));
+            }
+        };
+        let rate =
+            units::rate(p.rate.get_ref()).map_err(|rule| at.field(&f("rate"), &p.rate, &rule))?;
+        let max_in_flight = match &p.max_in_flight {
+            Some(m) => in_range(at, &f("max_in_flight"), m, 1..=1_000_000)? as usize,
+            None => 10_000,
+        };
+        producers.push(ProducerPlan {
+            name: p.name.get_ref().clone(),
+            driver: *p.driver.get_ref(),
+            instances: in_range(at, &f("instances"), &p.instances, 1..=64)? as u32,
+            topic: topic_index(&f("topic"), &p.topic)?,
+            template,
+            size,
+            key_count,
+            key_distribution,
+            rate,
+            max_in_flight,
+            client: client_settings(&p.client),
+        });
+    }
+    if producers.is_empty() {
+        return Err(at.error(
+            raw.name.span(),
+            "the scenario has no producers: add a [[producers]] table".into(),
+        ));
+    }
+
+    let mut consumers = Vec::new();
+    for (i, c) in raw.consumers.iter().enumerate() {
+        let f = |name: &str| format!("consumers[{i}].{name}");
+        let driver = *c.driver.get_ref();
+        let instances = in_range(at, &f("instances"), &c.instances, 1..=64)? as u32;
+        let topic = topic_index(&f("topic"), &c.topic)?;
+        if driver == DriverKind::Rskafka {
+            if let Some(g) = &c.group {
+                return Err(at.field(
+                    &f("group"),
+                    g,
+                    "rskafka has no consumer groups (it reads partitions directly); use driver = \"rdkafka\" for a group",
+                ));
+            }
+            if let Some(m) = &c.commit {
+                return Err(at.field(
+                    &f("commit"),
+                    m,
+                    "rskafka cannot commit offsets: it has no consumer groups",
+                ));
+            }
+            if instances != 1 {
+                return Err(at.field(
+                    &f("instances"),
+                    &c.instances,
+                    "an rskafka reader reads every partition itself; use 1 instance",
+                ));
+            }
+        }
+        let group = match (&c.group, driver) {
+            (Some(g), _) => Some(g.get_ref().clone()),
+            (None, DriverKind::Rdkafka) => {
+                return Err(at.field(
+                    &f("name"),
+                    &c.name,
+                    "an rdkafka consumer needs `group = \"...\"` (its consumer group id)",
+                ));
+            }
+            (None, DriverKind::Rskafka) => None,
+        };
+        let processing_time = c
+            .processing_time
+            .as_ref()
+            .map(|d| {
+                units::duration(d.get_ref())
+                    .map_err(|rule| at.field(&f("processing_time"), d, &rule))
+            })
+            .transpose()?
+            .unwrap_or_default();
+        consumers.push(ConsumerPlan {
+            name: c.name.get_ref().clone(),
+            driver,
+            instances,
+            topic,
+            group,
+            commit: c.commit.as_ref().map_or(CommitMode::Auto, |m| *m.get_ref()),
+            processing_time,
+            client: client_settings(&c.client),
+        });
+    }
+
+    let checks = validate_checks(at, &raw.checks, !consumers.is_empty())?;
+    Ok(Plan {
+        name: raw.name.into_inner(),
+        description: raw.description,
+        file: at.path.to_owned(),
+        seed: raw.seed,
+        duration,
+        messages,
+        warmup,
+        drain_timeout,
+        cluster,
+        topics,
+        producers,
+        consumers,
+        checks,
+    })
+}
+
+fn validate_checks(
+    at: &Locator<'_>,
+    raw: &RawChecks,
+    has_consumers: bool,
+) -> Result<ChecksPlan, ScenarioError> {
+    let anomalies = match &raw.anomalies {
+        None => CheckName::ALL
+            .iter()
+            .copied()
+            .filter(|c| has_consumers || !c.needs_consumers())
+            .collect(),
+        Some(list) => {
+            let mut names = Vec::new();
+            for item in list.get_ref() {
+                let name: CheckName = item.get_ref().parse().map_err(|_| {
+                    let all: Vec<String> = CheckName::ALL.iter().map(|c| c.to_string()).collect();
+                    at.field(
+                        "checks.anomalies",
+                        item,
+                        &format!("expected one of {}", all.join(", ")),
+                    )
+                })?;
+                if name.needs_consumers() && !has_consumers {
+                    return Err(at.field(
+                        "checks.anomalies",
+                        item,
+                        "this check needs consumers; add a [[consumers]] table",
+                    ));
+                }
+                names.push(name);
+            }
+            names
+        }
+    };
+    let duplicate_delivery_allowed = match &raw.duplicate_delivery {
+        None => true,
+        Some(v) => match v.get_ref().as_str() {
+            "allowed" => true,
+            "forbidden" => false,
+            _ => {
+                return Err(at.field(
+                    "checks.duplicate_delivery",
+                    v,
+                    "expected \"allowed\" (at-least-once) or \"forbidden\"",
+                ));
+            }
+        },
+    };
+    let mut slos = Vec::new();
+    for (key, value) in &raw.slo {
+        let field = format!("checks.slo.{key}");
+        if key == "min_throughput" {
+            let text = value.get_ref().as_str().unwrap_or_default();
+            match units::rate(text) {
+                Ok(Rate::PerSecond(r)) => slos.push(Slo::MinThroughput(r)),
+                _ => return Err(at.field(&field, value, "expected a rate like \"1000/s\"")),
+            }
+            continue;
+        }
+        let (metric, pct) = key.rsplit_once('_').unwrap_or((key.as_str(), ""));
+        let metric = match metric {
+            "ack" => LatencyMetric::Ack,
+            "e2e" => LatencyMetric::EndToEnd,
+            "send_delay" => LatencyMetric::SendDelay,
+            _ => return Err(at.field(&field, value, "unknown SLO: expected ack_pNN, e2e_pNN, send_delay_pNN (p50, p90, p99, p999, max) or min_throughput")),
+        };
+        let percentile = match pct {
+            "p50" => 50.0,
+            "p90" => 90.0,
+            "p99" => 99.0,
+            "p999" => 99.9,
+            "max" => 100.0,
+            _ => {
+                return Err(at.field(
+                    &field,
+                    value,
+                    "unknown percentile: expected p50, p90, p99, p999 or max",
+                ));
+            }
+        };
+        if metric == LatencyMetric::EndToEnd && !has_consumers {
+            return Err(at.field(&field, value, "end-to-end latency needs consumers"));
+        }
+        let max = value
+            .get_ref()
+            .as_str()
+            .ok_or_else(|| "not a string".to_owned())
+            .and_then(units::duration)
+            .map_err(|rule| at.field(&field, value, &rule))?;
+        slos.push(Slo::Latency {
+            metric,
+            percentile,
+            max,
+        });
+    }
+    Ok(ChecksPlan {
+        anomalies,
+        duplicate_delivery_allowed,
+        max_duplicate_deliveries: raw.max_duplicate_deliveries,
+        slos,
+    })
+}
