@@ -14,6 +14,7 @@
 //! returns ([`Evidence`]).
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -495,18 +496,30 @@ async fn collect(
     tick.tick().await;
     let started = Instant::now();
     let mut last_acked = 0u64;
+    // A live line on a terminal; plain periodic lines otherwise (CI logs).
+    let bar = (progress && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar
+    });
     loop {
         let event = tokio::select! {
             e = rx.recv() => match e { Some(e) => e, None => break },
             _ = tick.tick() => {
                 if progress {
                     let l = live.lock().map(|l| l.counts).unwrap_or_default();
-                    let p99 = recorder.recent_ack_p99();
-                    crate::note(format!(
+                    let line = format!(
                         "{:>4.0} s  sent {:>9}  acked {:>9} ({:>7}/s)  consumed {:>9}  ack p99 {:>7.1} ms  failed/indeterminate {}",
                         started.elapsed().as_secs_f64(), l.attempted, l.acked, l.acked - last_acked, l.consumed,
-                        p99 as f64 / 1000.0, l.failed + l.indeterminate
-                    ));
+                        recorder.recent_ack_p99() as f64 / 1000.0, l.failed + l.indeterminate
+                    );
+                    match &bar {
+                        Some(bar) => bar.set_message(line),
+                        None => crate::note(line),
+                    }
                     last_acked = l.acked;
                 }
                 continue;
@@ -662,6 +675,9 @@ async fn collect(
                 }
             }
         }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
     (history, recorder, keys, measured)
 }

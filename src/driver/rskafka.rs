@@ -1,18 +1,17 @@
 //! The rskafka driver: pure Rust, partition-level. No consumer groups, no transactions.
 //!
 //! The producer picks each keyed record's partition with the Java client's partitioner
-//! (murmur2), so keys land where any Java-compatible client would put them, and batches per
-//! partition with rskafka's `BatchProducer` (linger 5 ms). The reader reads every partition
-//! of its topic from the earliest offset, one task per partition.
+//! (murmur2), so keys land where any Java-compatible client would put them, and sends each
+//! partition's records in order, batching what queued up while the previous request was in
+//! flight. The reader reads every partition of its topic from the earliest offset, one task
+//! per partition.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 use rskafka::client::ClientBuilder;
 use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
-use rskafka::client::producer::aggregator::RecordAggregator;
-use rskafka::client::producer::{BatchProducer, BatchProducerBuilder};
 use rskafka::record::Record;
 
 use super::{
@@ -22,10 +21,24 @@ use super::{
 use crate::stamp::{self, Stamp};
 use crate::workload::partition_for_key;
 
-/// An rskafka producer for one topic.
+/// An rskafka producer for one topic: one sender task per partition.
+///
+/// `send` hands the record to its partition's task at once, in call order; the task sends
+/// whatever has queued up as one produce request and waits for the answer before the next,
+/// so records of one partition are written in the order they were sent. (Polling rskafka's
+/// `BatchProducer::produce` futures from spawned tasks would enqueue them in scheduling
+/// order, and the harness's own order check caught exactly that.)
 pub struct RskafkaProducer {
-    producers: Vec<Arc<BatchProducer<RecordAggregator>>>,
+    partitions: Vec<mpsc::UnboundedSender<Job>>,
 }
+
+enum Job {
+    Send(Record, oneshot::Sender<i64>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The most records one produce request carries.
+const MAX_BATCH: usize = 1000;
 
 async fn partition_clients(
     bootstrap: &str,
@@ -48,22 +61,49 @@ async fn partition_clients(
     Ok(out)
 }
 
+/// Sends queued records of one partition, one request at a time.
+async fn partition_sender(client: Arc<PartitionClient>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    let mut queue = Vec::new();
+    while jobs.recv_many(&mut queue, MAX_BATCH).await > 0 {
+        let mut records = Vec::new();
+        let mut replies = Vec::new();
+        let mut flushes = Vec::new();
+        for job in queue.drain(..) {
+            match job {
+                Job::Send(record, reply) => {
+                    records.push(record);
+                    replies.push(reply);
+                }
+                Job::Flush(done) => flushes.push(done),
+            }
+        }
+        if !records.is_empty() {
+            // On error the replies are dropped: the caller reports the sends indeterminate.
+            if let Ok(offsets) = client.produce(records, Compression::NoCompression).await {
+                for (reply, offset) in replies.into_iter().zip(offsets) {
+                    let _ = reply.send(offset);
+                }
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
 impl RskafkaProducer {
-    /// Connects to `bootstrap` and prepares a batching producer per partition of `topic`.
+    /// Connects to `bootstrap` and starts a sender task per partition of `topic`.
     pub async fn new(bootstrap: &str, topic: &str, partitions: i32) -> Result<Self, String> {
-        let producers = partition_clients(bootstrap, topic, partitions)
+        let partitions = partition_clients(bootstrap, topic, partitions)
             .await?
             .into_iter()
-            .map(|pc| {
-                Arc::new(
-                    BatchProducerBuilder::new(pc)
-                        .with_linger(Duration::from_millis(5))
-                        .with_compression(Compression::NoCompression)
-                        .build(RecordAggregator::new(1024 * 1024)),
-                )
+            .map(|client| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(partition_sender(client, rx));
+                tx
             })
             .collect();
-        Ok(RskafkaProducer { producers })
+        Ok(RskafkaProducer { partitions })
     }
 }
 
@@ -73,30 +113,41 @@ fn timestamp_now() -> rskafka::chrono::DateTime<rskafka::chrono::Utc> {
 
 impl ProducerDriver for RskafkaProducer {
     fn send(&self, record: OutRecord) -> BoxFuture<SendOutcome> {
-        let partitions = self.producers.len() as i32;
+        let count = self.partitions.len() as i32;
         let partition = record
             .partition
-            .unwrap_or_else(|| partition_for_key(&record.key, partitions));
-        let producer = Arc::clone(&self.producers[partition as usize % self.producers.len()]);
+            .unwrap_or_else(|| partition_for_key(&record.key, count));
         let rs_record = Record {
             key: Some(record.key),
             value: Some(record.value),
             headers: BTreeMap::from([(stamp::HEADER.to_owned(), record.stamp.encode().to_vec())]),
             timestamp: timestamp_now(),
         };
+        let (reply, answer) = oneshot::channel();
+        let queued = self.partitions[partition as usize % self.partitions.len()]
+            .send(Job::Send(rs_record, reply))
+            .is_ok();
         Box::pin(async move {
-            match producer.produce(rs_record).await {
+            match answer.await {
                 Ok(offset) => SendOutcome::Ok { partition, offset },
-                Err(e) => SendOutcome::Indeterminate(e.to_string()),
+                Err(_) if queued => SendOutcome::Indeterminate("the produce request failed".into()),
+                Err(_) => SendOutcome::Fail("the partition's sender has stopped".into()),
             }
         })
     }
 
     fn flush(&self) -> BoxFuture<()> {
-        let producers = self.producers.clone();
+        let waits: Vec<_> = self
+            .partitions
+            .iter()
+            .filter_map(|tx| {
+                let (done, wait) = oneshot::channel();
+                tx.send(Job::Flush(done)).ok().map(|()| wait)
+            })
+            .collect();
         Box::pin(async move {
-            for p in producers {
-                let _ = p.flush().await;
+            for wait in waits {
+                let _ = wait.await;
             }
         })
     }
