@@ -492,6 +492,18 @@ async fn collect(
     let mut measured = Measured::default();
     let topic_id = |name: &str| topics.iter().position(|t| t == name).map(|i| i as TopicId);
     let run_us = |epoch_us: u64| epoch_us.saturating_sub(epoch0.load(Ordering::Relaxed));
+    let topic_ids = |partitions: &[(String, i32)]| -> Vec<(TopicId, i32)> {
+        partitions
+            .iter()
+            .filter_map(|(t, p)| topic_id(t).map(|t| (t, *p)))
+            .collect()
+    };
+    let plan_of = |consumer: u32| {
+        consumer_plan_of
+            .get(consumer as usize)
+            .copied()
+            .unwrap_or(0)
+    };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     let started = Instant::now();
@@ -590,11 +602,10 @@ async fn collect(
                 }
                 if let Ok(mut l) = live.lock() {
                     l.counts.consumed += 1;
-                    let plan = consumer_plan_of
-                        .get(consumer as usize)
-                        .copied()
-                        .unwrap_or(0);
-                    let high = l.delivered_high.entry((plan, t, partition)).or_insert(0);
+                    let high = l
+                        .delivered_high
+                        .entry((plan_of(consumer), t, partition))
+                        .or_insert(0);
                     *high = (*high).max(offset + 1);
                 }
                 history.deliveries.push(Delivery {
@@ -611,19 +622,10 @@ async fn collect(
                 partitions,
                 at_us,
             }) => {
-                let partitions: Vec<(TopicId, i32)> = partitions
-                    .iter()
-                    .filter_map(|(t, p)| topic_id(t).map(|t| (t, *p)))
-                    .collect();
+                let partitions = topic_ids(&partitions);
                 if let Ok(mut l) = live.lock() {
-                    let plan = consumer_plan_of
-                        .get(consumer as usize)
-                        .copied()
-                        .unwrap_or(0);
-                    l.assigned
-                        .entry(plan)
-                        .or_default()
-                        .extend(partitions.iter().copied());
+                    let set = l.assigned.entry(plan_of(consumer)).or_default();
+                    set.extend(partitions.iter().copied());
                 }
                 history.group_events.push(GroupEvent::Assigned {
                     consumer,
@@ -636,19 +638,12 @@ async fn collect(
                 partitions,
                 at_us,
             }) => {
-                let partitions: Vec<(TopicId, i32)> = partitions
-                    .iter()
-                    .filter_map(|(t, p)| topic_id(t).map(|t| (t, *p)))
-                    .collect();
-                if let Ok(mut l) = live.lock() {
-                    let plan = consumer_plan_of
-                        .get(consumer as usize)
-                        .copied()
-                        .unwrap_or(0);
-                    if let Some(set) = l.assigned.get_mut(&plan) {
-                        for tp in &partitions {
-                            set.remove(tp);
-                        }
+                let partitions = topic_ids(&partitions);
+                if let Ok(mut l) = live.lock()
+                    && let Some(set) = l.assigned.get_mut(&plan_of(consumer))
+                {
+                    for tp in &partitions {
+                        set.remove(tp);
                     }
                 }
                 history.group_events.push(GroupEvent::Revoked {
