@@ -8,6 +8,10 @@
 //!   mvn copy-dependencies of kafka_2.13:<version> + a log binding ──> cache/<version>/libs
 //! ```
 //!
+//! Kafka's own command-line tools (`kafka-tools`: ProducerPerformance, ConsumerPerformance,
+//! VerifiableProducer, ...) are provisioned the same way into `cache/<version>-tools/libs`
+//! by [`provision_tools`], as peers to measure against and clients to test with.
+//!
 //! The cache lives under the user's cache directory (`~/.cache/kafka-harness/kafka`, or
 //! `KAFKA_HARNESS_CACHE`). Maven writes into a temporary folder that is renamed into place
 //! only when complete, under a lock, so two processes provisioning at once neither clash
@@ -92,13 +96,68 @@ pub fn provision(request: &ProvisionRequest) -> Result<KafkaDist, ClusterError> 
     let java = find_java(request.java.as_deref(), &version)?;
     let libs = match home {
         Some(home) => home.join("libs"),
-        None => cached_or_fetched(&version)?,
+        None => cached_or_fetched(&version, Bundle::Broker)?,
     };
     Ok(KafkaDist {
         version,
         libs,
         java,
     })
+}
+
+/// The folder of jars of Kafka's command-line tools (`org.apache.kafka:kafka-tools:<version>`
+/// with its runtime dependencies and the log binding the broker of that version uses),
+/// fetched through Maven on first use and cached in `cache_root()/<version>-tools/libs`.
+///
+/// Run a tool with `java -cp '<folder>/*' org.apache.kafka.tools.ProducerPerformance ...`
+/// (Java 17 or newer for 4.x, 11 for 3.x; [`provision`] finds one). `KAFKA_HOME` is not
+/// consulted: a release's `libs/` already holds the tools.
+pub fn provision_tools(version: &str) -> Result<PathBuf, ClusterError> {
+    validate_version(version)?;
+    cached_or_fetched(version, Bundle::Tools)
+}
+
+/// A set of Kafka artifacts fetched together into one cached folder of jars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bundle {
+    /// A complete broker.
+    Broker,
+    /// Kafka's command-line tools.
+    Tools,
+}
+
+impl Bundle {
+    /// The `org.apache.kafka` artifacts it is made of (the log binding comes on top).
+    fn artifacts(self) -> &'static [&'static str] {
+        match self {
+            Bundle::Broker => &["kafka_2.13"],
+            Bundle::Tools => &["kafka-tools"],
+        }
+    }
+
+    /// Its folder in the cache (also the stem of its lock and Maven log).
+    fn cache_name(self, version: &str) -> String {
+        match self {
+            Bundle::Broker => version.to_owned(),
+            Bundle::Tools => format!("{version}-tools"),
+        }
+    }
+
+    /// What it is called in progress messages.
+    fn label(self, version: &str) -> String {
+        match self {
+            Bundle::Broker => format!("Apache Kafka {version}"),
+            Bundle::Tools => format!("Apache Kafka {version}'s tools"),
+        }
+    }
+
+    /// The throw-away pom's own artifact id.
+    fn project(self) -> &'static str {
+        match self {
+            Bundle::Broker => "kafka-broker",
+            Bundle::Tools => "kafka-tools",
+        }
+    }
 }
 
 /// The root of the jar cache.
@@ -199,10 +258,12 @@ fn parse_java_major(output: &str) -> Option<u32> {
     }
 }
 
-/// The cached jars of `version`, fetched through Maven first if they are not there.
-fn cached_or_fetched(version: &str) -> Result<PathBuf, ClusterError> {
+/// The cached jars of `bundle` at `version`, fetched through Maven first if they are not
+/// there.
+fn cached_or_fetched(version: &str, bundle: Bundle) -> Result<PathBuf, ClusterError> {
     let root = cache_root();
-    let dir = root.join(version);
+    let name = bundle.cache_name(version);
+    let dir = root.join(&name);
     let libs = dir.join("libs");
     let complete = dir.join(".complete");
     if complete.exists() {
@@ -212,7 +273,7 @@ fn cached_or_fetched(version: &str) -> Result<PathBuf, ClusterError> {
         "creating the Kafka cache {}",
         root.display()
     )))?;
-    let lock_path = root.join(format!("{version}.lock"));
+    let lock_path = root.join(format!("{name}.lock"));
     let lock = File::create(&lock_path).map_err(ClusterError::io(format!(
         "creating {}",
         lock_path.display()
@@ -224,10 +285,10 @@ fn cached_or_fetched(version: &str) -> Result<PathBuf, ClusterError> {
         return Ok(libs);
     }
     let staging = tempfile::Builder::new()
-        .prefix(&format!(".{version}-"))
+        .prefix(&format!(".{name}-"))
         .tempdir_in(&root)
         .map_err(ClusterError::io("creating a staging folder for Maven"))?;
-    fetch_with_maven(version, staging.path(), &root)?;
+    fetch_with_maven(version, bundle, staging.path(), &root)?;
     if dir.exists() {
         fs::remove_dir_all(&dir).map_err(ClusterError::io(format!(
             "removing an incomplete {}",
@@ -246,13 +307,19 @@ fn cached_or_fetched(version: &str) -> Result<PathBuf, ClusterError> {
     Ok(libs)
 }
 
-/// Runs Maven's dependency plugin to copy the broker's runtime jars into `staging/libs`.
-fn fetch_with_maven(version: &str, staging: &Path, cache: &Path) -> Result<(), ClusterError> {
+/// Runs Maven's dependency plugin to copy the runtime jars of `bundle` into `staging/libs`.
+fn fetch_with_maven(
+    version: &str,
+    bundle: Bundle,
+    staging: &Path,
+    cache: &Path,
+) -> Result<(), ClusterError> {
+    let label = bundle.label(version);
     let mvn = std::env::var_os("KAFKA_HARNESS_MVN")
         .filter(|m| !m.is_empty())
         .map_or_else(|| PathBuf::from("mvn"), PathBuf::from);
     let pom = staging.join("pom.xml");
-    fs::write(&pom, pom_xml(version)).map_err(ClusterError::io("writing the Maven pom"))?;
+    fs::write(&pom, pom_xml(version, bundle)).map_err(ClusterError::io("writing the Maven pom"))?;
     let log_path = staging.join("maven.log");
     let mut log = File::create(&log_path).map_err(ClusterError::io("creating the Maven log"))?;
     let maven_stderr = log
@@ -260,8 +327,7 @@ fn fetch_with_maven(version: &str, staging: &Path, cache: &Path) -> Result<(), C
         .map_err(ClusterError::io("duplicating the Maven log handle"))?;
     let started = Instant::now();
     crate::note(format!(
-        "provisioning Apache Kafka {version} from Maven Central (first use only; \
-         cached in {})",
+        "provisioning {label} from Maven Central (first use only; cached in {})",
         cache.display()
     ));
     let mut command = Command::new(&mvn);
@@ -299,7 +365,7 @@ fn fetch_with_maven(version: &str, staging: &Path, cache: &Path) -> Result<(), C
             let _ = writeln!(log, "{line}");
             if line.contains("Downloaded from") {
                 downloaded += 1;
-                progress.set_message(format!("Kafka {version}: {downloaded} files downloaded"));
+                progress.set_message(format!("{label}: {downloaded} files downloaded"));
             }
         }
     }
@@ -309,12 +375,12 @@ fn fetch_with_maven(version: &str, staging: &Path, cache: &Path) -> Result<(), C
     progress.finish_and_clear();
     if !status.success() {
         // Keep the log where the user can read it after the staging folder is gone.
-        let kept = cache.join(format!("maven-{version}.log"));
+        let kept = cache.join(format!("maven-{}.log", bundle.cache_name(version)));
         let _ = fs::copy(&log_path, &kept);
         let text = fs::read_to_string(&log_path).unwrap_or_default();
         return Err(ClusterError::ProvisionFailed {
             version: version.to_owned(),
-            hint: maven_hint(&text, version),
+            hint: failure_hint(&text, version, bundle),
             log: kept,
             tail: tail_lines(&text, 15),
         });
@@ -323,16 +389,16 @@ fn fetch_with_maven(version: &str, staging: &Path, cache: &Path) -> Result<(), C
         .map(|d| d.count())
         .unwrap_or(0);
     crate::note(format!(
-        "Apache Kafka {version} ready ({jars} jars, {downloaded} files downloaded \
-         in {:.1} s)",
+        "{label} ready ({jars} jars, {downloaded} files downloaded in {:.1} s)",
         started.elapsed().as_secs_f64()
     ));
     Ok(())
 }
 
-/// A throw-away pom whose runtime dependencies are a complete broker.
-fn pom_xml(version: &str) -> String {
-    // The log binding is not among the broker's published dependencies.
+/// A throw-away pom whose runtime dependencies are `bundle` (a complete broker, or the
+/// tools) with its log binding.
+fn pom_xml(version: &str, bundle: Bundle) -> String {
+    // The log binding is not among the broker's (nor the tools') published dependencies.
     let logging = if major_of(version) >= 4 {
         [
             ("org.apache.logging.log4j", "log4j-slf4j-impl", "2.24.3"),
@@ -344,11 +410,12 @@ fn pom_xml(version: &str) -> String {
             ("ch.qos.reload4j", "reload4j", "1.2.25"),
         ]
     };
-    let mut deps = format!(
-        "<dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>\
-         <version>{version}</version></dependency>"
-    );
-    for (group, artifact, v) in logging {
+    let kafka = bundle
+        .artifacts()
+        .iter()
+        .map(|artifact| ("org.apache.kafka", *artifact, version));
+    let mut deps = String::new();
+    for (group, artifact, v) in kafka.chain(logging) {
         deps.push_str(&format!(
             "<dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId>\
              <version>{v}</version></dependency>"
@@ -356,15 +423,35 @@ fn pom_xml(version: &str) -> String {
     }
     format!(
         "<project xmlns=\"http://maven.apache.org/POM/4.0.0\"><modelVersion>4.0.0</modelVersion>\
-         <groupId>kafka-harness</groupId><artifactId>kafka-broker</artifactId><version>1</version>\
-         <packaging>pom</packaging><dependencies>{deps}</dependencies></project>\n"
+         <groupId>kafka-harness</groupId><artifactId>{}</artifactId><version>1</version>\
+         <packaging>pom</packaging><dependencies>{deps}</dependencies></project>\n",
+        bundle.project()
     )
+}
+
+/// What Maven's output says went wrong in fetching `bundle`, in a sentence.
+fn failure_hint(log: &str, version: &str, bundle: Bundle) -> String {
+    match bundle {
+        // Kafka publishes its tools apart from the broker, and not for every release.
+        Bundle::Tools if artifact_missing(log) => format!(
+            "org.apache.kafka:kafka-tools:{version} is not on Maven Central (the tools are \
+             published apart from the broker, not always for the same releases); the tools \
+             of another release also work against this broker"
+        ),
+        _ => maven_hint(log, version),
+    }
+}
+
+/// Whether Maven's output says an artifact does not exist.
+fn artifact_missing(log: &str) -> bool {
+    let lower = log.to_lowercase();
+    lower.contains("could not find artifact") || lower.contains("was not found in")
 }
 
 /// What Maven's output says went wrong, in a sentence.
 fn maven_hint(log: &str, version: &str) -> String {
     let lower = log.to_lowercase();
-    if lower.contains("could not find artifact") || lower.contains("was not found in") {
+    if artifact_missing(log) {
         format!(
             "Kafka {version} is not on Maven Central; check the version (e.g. \
              \"{DEFAULT_KAFKA_VERSION}\" or \"3.9.1\")"
@@ -445,8 +532,73 @@ mod tests {
 
     #[test]
     fn pom_has_the_right_log_binding() {
-        assert!(pom_xml("4.1.1").contains("log4j-slf4j-impl"));
-        assert!(pom_xml("3.9.1").contains("slf4j-reload4j"));
+        assert!(pom_xml("4.1.1", Bundle::Broker).contains("log4j-slf4j-impl"));
+        assert!(pom_xml("3.9.1", Bundle::Broker).contains("slf4j-reload4j"));
+    }
+
+    #[test]
+    fn tools_pom_lists_the_tools_and_the_log_binding() {
+        let dep = |group: &str, artifact: &str, version: &str| {
+            format!(
+                "<dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId>\
+                 <version>{version}</version></dependency>"
+            )
+        };
+        let pom = pom_xml("4.1.1", Bundle::Tools);
+        assert!(pom.contains(&dep("org.apache.kafka", "kafka-tools", "4.1.1")));
+        assert!(pom.contains(&dep(
+            "org.apache.logging.log4j",
+            "log4j-slf4j-impl",
+            "2.24.3"
+        )));
+        assert!(pom.contains(&dep("org.apache.logging.log4j", "log4j-core", "2.24.3")));
+        assert!(
+            !pom.contains("kafka_2.13"),
+            "the tools need no broker: {pom}"
+        );
+        assert!(!pom.contains("reload4j"));
+        assert_eq!(pom.matches("<dependency>").count(), 3);
+
+        let pom = pom_xml("3.9.1", Bundle::Tools);
+        assert!(pom.contains(&dep("org.apache.kafka", "kafka-tools", "3.9.1")));
+        assert!(pom.contains(&dep("org.slf4j", "slf4j-reload4j", "1.7.36")));
+        assert!(pom.contains(&dep("ch.qos.reload4j", "reload4j", "1.2.25")));
+        assert!(!pom.contains("log4j-slf4j-impl"));
+
+        // The broker's pom is unchanged by the generalisation.
+        let broker = pom_xml("4.1.1", Bundle::Broker);
+        assert!(broker.starts_with("<project "));
+        assert!(broker.contains("<artifactId>kafka-broker</artifactId>"));
+        assert!(broker.contains(&dep("org.apache.kafka", "kafka_2.13", "4.1.1")));
+        assert!(!broker.contains("kafka-tools"));
+    }
+
+    #[test]
+    fn missing_tools_are_explained() {
+        let log = "Could not find artifact org.apache.kafka:kafka-tools:jar:4.4.0 in central";
+        assert!(
+            failure_hint(log, "4.4.0", Bundle::Tools)
+                .starts_with("org.apache.kafka:kafka-tools:4.4.0 is not on Maven Central")
+        );
+        assert_eq!(
+            failure_hint(log, "4.4.0", Bundle::Broker),
+            maven_hint(log, "4.4.0")
+        );
+        let offline = "Could not transfer artifact ... Unknown host";
+        assert_eq!(
+            failure_hint(offline, "4.4.0", Bundle::Tools),
+            maven_hint(offline, "4.4.0")
+        );
+    }
+
+    #[test]
+    fn tools_are_cached_beside_the_broker() {
+        assert_eq!(Bundle::Broker.cache_name("4.1.1"), "4.1.1");
+        assert_eq!(Bundle::Tools.cache_name("4.1.1"), "4.1.1-tools");
+        assert!(matches!(
+            provision_tools("latest"),
+            Err(ClusterError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -1,0 +1,530 @@
+//! The peer comparison: our rdkafka producer, with the harness's bookkeeping on, against
+//! Kafka's own `kafka-producer-perf-test` (`org.apache.kafka.tools.ProducerPerformance`), on
+//! one embedded 1-node cluster, same record count, record size and producer settings.
+//!
+//! Run: `cargo bench --bench peer`. Settings: `PEER_RECORDS` (default 500000), `PEER_SIZE`
+//! (value bytes, default 1024), `PEER_RUNS` (per side, default 3), `PEER_PARTITIONS`
+//! (default 1), `PEER_IDEMPOTENCE` (`true`/`false`, set on both sides; default `true`, the
+//! Java producer's own default with acks=all), `PEER_TOOLS_VERSION` (the kafka-tools release to run; default the
+//! cluster's, else the newest one known to be on Maven Central).
+//!
+//! ```text
+//!   EmbeddedCluster (1 node, default version)
+//!     ├─ warm-up: ours, N/10 records, not reported
+//!     └─ ours, theirs, ours, theirs, ... (each on a topic of its own)
+//!          ours   = scenario text ─scenario::parse─> Plan ─run::execute─> RunResult
+//!                   msgs/s = result.throughput.produced_msgs_per_s
+//!          theirs = java -cp '<kafka-tools jars>/*' ProducerPerformance ... (a child JVM)
+//!                   msgs/s = its final "N records sent, X records/sec ..." line
+//! ```
+//!
+//! Both figures are acknowledged records over the time from the producer's start to the
+//! last acknowledgement: ours is `result.throughput.produced_msgs_per_s` (with no warm-up:
+//! acknowledged sends / seconds from the producers' start until every outcome came back);
+//! ProducerPerformance's is successful callbacks / milliseconds from before its first send
+//! until `close()` returned. Neither counts topic creation, the JVM's start-up, or our log
+//! read-back and checks after the run. A figure, not a test: it depends on the machine.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use kafka_harness::cluster::embedded::provision::{self, ProvisionRequest};
+use kafka_harness::report::RunResult;
+use kafka_harness::runner::RunOptions;
+use kafka_harness::{Cluster, ClusterError, EmbeddedCluster, TopicSpec};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// The newest kafka-tools release seen on Maven Central when this was written (4.4.0's
+/// kafka-tools was not published there, although its broker was).
+const TOOLS_FALLBACK: &str = "4.3.1";
+/// Unacknowledged sends our producer may have: about 50 MiB of 1 KiB values, more than the
+/// Java producer's 32 MiB `buffer.memory`, and under librdkafka's 100000-message queue.
+const MAX_IN_FLIGHT: usize = 50_000;
+/// How long one ProducerPerformance run may take before it is killed.
+const THEIR_TIMEOUT: Duration = Duration::from_secs(600);
+
+struct Settings {
+    records: u64,
+    size: usize,
+    runs: usize,
+    partitions: i32,
+    idempotence: bool,
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        fn var<T: std::str::FromStr>(name: &str, default: T) -> T {
+            match std::env::var(name) {
+                Ok(v) if !v.trim().is_empty() => v
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{name}={v}: not a valid value")),
+                _ => default,
+            }
+        }
+        let settings = Settings {
+            records: var("PEER_RECORDS", 500_000u64),
+            size: var("PEER_SIZE", 1024usize),
+            runs: var("PEER_RUNS", 3usize),
+            partitions: var("PEER_PARTITIONS", 1i32),
+            idempotence: std::env::var("PEER_IDEMPOTENCE")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .is_none_or(|v| {
+                    v.trim()
+                        .parse()
+                        .unwrap_or_else(|_| panic!("PEER_IDEMPOTENCE={v}: true or false"))
+                }),
+        };
+        assert!(settings.records > 0, "PEER_RECORDS must be at least 1");
+        assert!(settings.runs > 0, "PEER_RUNS must be at least 1");
+        assert!(
+            settings.partitions > 0,
+            "PEER_PARTITIONS must be at least 1"
+        );
+        settings
+    }
+
+    /// The producer settings both sides get.
+    fn producer_props(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("acks", "all".to_owned()),
+            ("linger.ms", "5".to_owned()),
+            ("batch.size", "65536".to_owned()),
+            ("compression.type", "none".to_owned()),
+            ("enable.idempotence", self.idempotence.to_string()),
+        ]
+    }
+}
+
+/// The scenario our side runs: what `kafka-harness run` would run from this text.
+fn our_scenario(s: &Settings, records: u64) -> String {
+    let client: String = s
+        .producer_props()
+        .iter()
+        .map(|(k, v)| format!("\"{k}\" = \"{v}\"\n"))
+        .collect();
+    format!(
+        "name = \"peer-ours\"\n\
+         description = \"kafka-harness's rdkafka producer at rate = max, for the peer bench\"\n\
+         seed = 1\n\
+         messages = {records}\n\
+         warmup = \"0s\"\n\
+         [cluster]\n\
+         brokers = 1\n\
+         [[topics]]\n\
+         name = \"peer-ours\"\n\
+         partitions = {partitions}\n\
+         replication_factor = 1\n\
+         [[producers]]\n\
+         name = \"ours\"\n\
+         driver = \"rdkafka\"\n\
+         instances = 1\n\
+         topic = \"peer-ours\"\n\
+         template = \"raw\"\n\
+         size = \"{size}B\"\n\
+         keys = {{ count = 1000, distribution = \"uniform\" }}\n\
+         rate = \"max\"\n\
+         max_in_flight = {MAX_IN_FLIGHT}\n\
+         [producers.client]\n\
+         {client}",
+        partitions = s.partitions,
+        size = s.size,
+    )
+}
+
+/// One run of ours: the acknowledged messages per second, and the run's result.
+async fn run_ours(
+    cluster: &EmbeddedCluster,
+    s: &Settings,
+    records: u64,
+    reports: &Path,
+) -> (f64, RunResult) {
+    let text = our_scenario(s, records);
+    let plan = kafka_harness::scenario::parse(Path::new("peer-ours.toml"), &text)
+        .unwrap_or_else(|e| panic!("the bench's scenario does not parse: {e}\n{text}"));
+    let options = RunOptions {
+        seed: None,
+        duration: None,
+        progress: false,
+        topic_suffix: String::new(),
+    };
+    let (result, _dir) = kafka_harness::run::execute(&plan, cluster, options, reports)
+        .await
+        .unwrap_or_else(|e| panic!("our run failed: {e}"));
+    let c = &result.counts;
+    assert_eq!(
+        (c.acked, c.failed, c.indeterminate),
+        (records, 0, 0),
+        "ours: every record should be acknowledged"
+    );
+    // Cross-check the report's figure against its definition.
+    let rate = result.throughput.produced_msgs_per_s;
+    let expected = c.acked as f64 / result.measured_s;
+    assert!(
+        (rate - expected).abs() <= 1e-6 * expected,
+        "produced_msgs_per_s {rate} is not acked / measured_s {expected}"
+    );
+    (rate, result)
+}
+
+/// What ProducerPerformance printed last.
+#[derive(Debug, Clone, PartialEq)]
+struct TheirSummary {
+    records: u64,
+    per_s: f64,
+    /// 50th, 95th, 99th, 99.9th percentiles in ms, when printed.
+    percentiles_ms: Vec<f64>,
+}
+
+/// Parses ProducerPerformance's final line: "500000 records sent, 81234.5 records/sec
+/// (79.33 MB/sec), 180.12 ms avg latency, 420.00 ms max latency, 175 ms 50th, 300 ms 95th,
+/// 380 ms 99th, 410 ms 99.9th."
+fn parse_summary(line: &str) -> Option<TheirSummary> {
+    let mut parts = line.trim().trim_end_matches('.').split(", ");
+    let number = |text: &str, suffix: &str| -> Option<f64> {
+        text.trim().strip_suffix(suffix)?.trim().parse().ok()
+    };
+    let records = number(parts.next()?, "records sent")? as u64;
+    let (rate, mb) = parts.next()?.split_once(" records/sec (")?;
+    let per_s = rate.trim().parse().ok()?;
+    // The rest is checked for shape only.
+    number(mb, "MB/sec)")?;
+    number(parts.next()?, "ms avg latency")?;
+    number(parts.next()?, "ms max latency")?;
+    let percentiles_ms = parts
+        .filter_map(|p| {
+            p.trim()
+                .split_once(" ms ")
+                .and_then(|(v, _)| v.parse().ok())
+        })
+        .collect();
+    Some(TheirSummary {
+        records,
+        per_s,
+        percentiles_ms,
+    })
+}
+
+/// Where the peer comes from.
+struct Peer {
+    java: PathBuf,
+    libs: PathBuf,
+    tools_version: String,
+    /// Why the tools are not of the cluster's version, if they are not.
+    note: Option<String>,
+    log_config: PathBuf,
+    major: u32,
+}
+
+/// Finds Java and the kafka-tools jars (KAFKA_HOME's if it has them, else Maven's).
+fn find_peer(kafka_version: &str, scratch: &Path) -> Peer {
+    let dist = provision::provision(&ProvisionRequest {
+        version: Some(kafka_version.to_owned()),
+        ..ProvisionRequest::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let wanted = std::env::var("PEER_TOOLS_VERSION")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let home_has_tools = dist
+        .libs
+        .join(format!("kafka-tools-{kafka_version}.jar"))
+        .exists();
+    let (libs, tools_version, note) = match wanted {
+        Some(v) => (
+            provision::provision_tools(&v).unwrap_or_else(|e| panic!("{e}")),
+            v,
+            Some("PEER_TOOLS_VERSION".to_owned()),
+        ),
+        None if home_has_tools => (dist.libs.clone(), kafka_version.to_owned(), None),
+        None => match provision::provision_tools(kafka_version) {
+            Ok(libs) => (libs, kafka_version.to_owned(), None),
+            Err(ClusterError::ProvisionFailed { hint, .. }) if kafka_version != TOOLS_FALLBACK => {
+                eprintln!(
+                    "peer: kafka-tools {kafka_version} could not be provisioned ({hint}); \
+                     using kafka-tools {TOOLS_FALLBACK}"
+                );
+                (
+                    provision::provision_tools(TOOLS_FALLBACK).unwrap_or_else(|e| panic!("{e}")),
+                    TOOLS_FALLBACK.to_owned(),
+                    Some(format!(
+                        "kafka-tools {kafka_version} is not on Maven Central"
+                    )),
+                )
+            }
+            Err(e) => panic!("{e}"),
+        },
+    };
+    let major: u32 = tools_version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(4);
+    // What kafka-run-class.sh gives the tools: warnings only, on stderr.
+    let log_config = scratch.join("tools-log.properties");
+    let text = if major >= 4 {
+        "rootLogger.level = WARN\n\
+         rootLogger.appenderRef.stderr.ref = STDERR\n\
+         appender.stderr.type = Console\n\
+         appender.stderr.name = STDERR\n\
+         appender.stderr.target = SYSTEM_ERR\n\
+         appender.stderr.layout.type = PatternLayout\n\
+         appender.stderr.layout.pattern = [%d] %p %m (%c)%n\n"
+    } else {
+        "log4j.rootLogger=WARN, stderr\n\
+         log4j.appender.stderr=org.apache.log4j.ConsoleAppender\n\
+         log4j.appender.stderr.Target=System.err\n\
+         log4j.appender.stderr.layout=org.apache.log4j.PatternLayout\n\
+         log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+    };
+    std::fs::write(&log_config, text).expect("writing the tools' log config");
+    Peer {
+        java: dist.java,
+        libs,
+        tools_version,
+        note,
+        log_config,
+        major,
+    }
+}
+
+/// Puts the child where the kernel kills it if this thread (the bench's main thread, which
+/// runs `block_on`) ends, even by SIGKILL.
+#[allow(unsafe_code)]
+fn die_with_the_bench(command: &mut tokio::process::Command) {
+    let parent = std::process::id();
+    // SAFETY: runs in the forked child before exec; two raw syscalls, no allocation.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)?;
+            if nix::unistd::getppid().as_raw() as u32 != parent {
+                return Err(std::io::Error::other(
+                    "the bench exited before the peer started",
+                ));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// One run of theirs on a fresh topic.
+async fn run_theirs(
+    cluster: &EmbeddedCluster,
+    peer: &Peer,
+    s: &Settings,
+    topic: &str,
+) -> TheirSummary {
+    cluster
+        .create_topic(&TopicSpec::new(topic, s.partitions, 1))
+        .await
+        .unwrap_or_else(|e| panic!("creating {topic}: {e}"));
+    let logging = if peer.major >= 4 {
+        format!("-Dlog4j2.configurationFile={}", peer.log_config.display())
+    } else {
+        format!("-Dlog4j.configuration=file:{}", peer.log_config.display())
+    };
+    let mut command = tokio::process::Command::new(&peer.java);
+    // The JVM options kafka-producer-perf-test.sh runs it with (KAFKA_HEAP_OPTS and
+    // kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS).
+    command
+        .args([
+            "-Xmx512M",
+            "-server",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:InitiatingHeapOccupancyPercent=35",
+            "-XX:+ExplicitGCInvokesConcurrent",
+            "-Djava.awt.headless=true",
+        ])
+        .arg(logging)
+        .arg("-cp")
+        .arg(format!("{}/*", peer.libs.display()))
+        .arg("org.apache.kafka.tools.ProducerPerformance")
+        .args(["--topic", topic])
+        .args(["--num-records", &s.records.to_string()])
+        .args(["--record-size", &s.size.to_string()])
+        .args(["--throughput", "-1"])
+        .arg("--producer-props")
+        .arg(format!("bootstrap.servers={}", cluster.bootstrap_servers()))
+        .args(s.producer_props().iter().map(|(k, v)| format!("{k}={v}")))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Killed if this future is dropped: on a timeout, or when the bench panics.
+        .kill_on_drop(true);
+    die_with_the_bench(&mut command);
+    let mut child = command.spawn().expect("starting ProducerPerformance");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let work = async {
+        let err = tokio::spawn(async move {
+            let mut text = String::new();
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        });
+        let mut out = Vec::new();
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            out.push(line);
+        }
+        let status = child.wait().await.expect("waiting for ProducerPerformance");
+        (status, out, err.await.unwrap_or_default())
+    };
+    let (status, out, err) = tokio::time::timeout(THEIR_TIMEOUT, work)
+        .await
+        .unwrap_or_else(|_| panic!("ProducerPerformance took over {THEIR_TIMEOUT:?}; killed"));
+    let summary = out
+        .iter()
+        .rev()
+        .find(|l| l.contains(" ms 50th"))
+        .and_then(|l| parse_summary(l));
+    match (status.success(), summary) {
+        (true, Some(summary)) => {
+            assert_eq!(
+                summary.records,
+                s.records,
+                "theirs: every record should be acknowledged\n{}",
+                out.join("\n")
+            );
+            summary
+        }
+        (_, summary) => panic!(
+            "ProducerPerformance failed ({status}, summary {summary:?}); its output:\n{}\n{}",
+            out.join("\n"),
+            err
+        ),
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,librdkafka=error")),
+        )
+        .init();
+    let s = Settings::from_env();
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let reports = scratch.path().join("reports");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // block_on runs this future on the main thread, which the peer's JVMs are tied to.
+    runtime.block_on(async {
+        let cluster = EmbeddedCluster::builder()
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let version = cluster.kafka_version().unwrap_or_default();
+        let peer = find_peer(&version, scratch.path());
+        eprintln!(
+            "peer: cluster {} (Kafka {version}); {} records of {} B per run, {} runs a side",
+            cluster.bootstrap_servers(),
+            s.records,
+            s.size,
+            s.runs
+        );
+
+        // Warm the broker (JIT, page cache) so that the first measured run is not the cold one.
+        let warm = (s.records / 10).max(1);
+        let (rate, _) = run_ours(&cluster, &s, warm, &reports).await;
+        eprintln!("peer: warm-up, ours, {warm} records: {rate:.0} msgs/s (not counted)");
+
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        let mut our_ack = Vec::new();
+        for run in 1..=s.runs {
+            let (rate, result) = run_ours(&cluster, &s, s.records, &reports).await;
+            eprintln!(
+                "peer: run {run} ours   {rate:>10.0} msgs/s ({:.1} s)",
+                result.measured_s
+            );
+            ours.push(rate);
+            our_ack.push(result.latency_us.ack);
+            let summary = run_theirs(&cluster, &peer, &s, &format!("peer-theirs-{run}")).await;
+            eprintln!("peer: run {run} theirs {:>10.0} msgs/s", summary.per_s);
+            theirs.push(summary);
+        }
+        drop(cluster); // every broker JVM is killed and reaped here
+
+        let their_rates: Vec<f64> = theirs.iter().map(|t| t.per_s).collect();
+        let (m_ours, m_theirs) = (median(&ours), median(&their_rates));
+        let mib = |msgs: f64| msgs * s.size as f64 / (1024.0 * 1024.0);
+        let props: Vec<String> = s
+            .producer_props()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let (_, librdkafka) = rdkafka::util::get_rdkafka_version();
+        println!();
+        println!(
+            "peer comparison on one embedded 1-node Kafka {version} cluster, topic of {} \
+             partition(s), {} records of {} B per run",
+            s.partitions, s.records, s.size
+        );
+        println!("  settings (both): {}", props.join(" "));
+        println!(
+            "  ours:   kafka-harness rdkafka producer (librdkafka {librdkafka}), rate = max, \
+             max_in_flight = {MAX_IN_FLIGHT}, template raw, 1000 keys, stamps + history on; \
+             figure: result.throughput.produced_msgs_per_s"
+        );
+        println!(
+            "  theirs: org.apache.kafka.tools.ProducerPerformance from kafka-tools {}{}, \
+             --throughput -1, null keys; figure: its final records/sec",
+            peer.tools_version,
+            peer.note
+                .as_ref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        );
+        println!();
+        println!(
+            "  {:<8} {:>13} {:>13}   {:>22} {:>22}",
+            "run", "ours msgs/s", "theirs msgs/s", "ours ack p50/p99 ms", "theirs p50/p99 ms"
+        );
+        for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+            let ack = &our_ack[i];
+            let their_p = |k: usize| t.percentiles_ms.get(k).copied().unwrap_or(f64::NAN);
+            println!(
+                "  {:<8} {:>13.0} {:>13.0}   {:>22} {:>22}",
+                i + 1,
+                o,
+                t.per_s,
+                format!(
+                    "{:.1} / {:.1}",
+                    ack.p50 as f64 / 1000.0,
+                    ack.p99 as f64 / 1000.0
+                ),
+                format!("{:.0} / {:.0}", their_p(0), their_p(2)),
+            );
+        }
+        println!(
+            "  {:<8} {:>13.0} {:>13.0}   ({:.1} MiB/s vs {:.1} MiB/s of values)",
+            "median",
+            m_ours,
+            m_theirs,
+            mib(m_ours),
+            mib(m_theirs)
+        );
+        println!("  ratio ours/theirs (medians): {:.2}", m_ours / m_theirs);
+    });
+    // The reports of our runs live in the scratch folder, removed here.
+    drop(scratch);
+}
