@@ -353,7 +353,23 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, ScenarioError> {
     let at = Locator { path, text };
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        at.error(span, e.message().trim().to_owned())
+        // serde's messages ("invalid type: string \"12\", expected i64") do not name the
+        // field; toml knows its path and shows it as a last line "in `a.b`" when the error
+        // is displayed without the input.
+        let mut keyed = e.clone();
+        keyed.set_input(None);
+        let keyed = keyed.to_string();
+        let message = e.message().trim();
+        let message = match keyed
+            .trim_end()
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("in `")?.strip_suffix('`'))
+        {
+            Some(field) => format!("`{field}`: {message}"),
+            None => message.to_owned(),
+        };
+        at.error(span, message)
     })?;
     validate(&at, raw)
 }
@@ -378,12 +394,13 @@ impl Locator<'_> {
         }
     }
 
-    /// An error about `field` whose value is `value`.
+    /// An error about `field` whose value is `value`, shown as written in the file.
     fn field<T: fmt::Debug>(&self, field: &str, value: &Spanned<T>, rule: &str) -> ScenarioError {
-        self.error(
-            value.span(),
-            format!("`{field} = {:?}`: {rule}", value.get_ref()),
-        )
+        let written = match self.text.get(value.span()) {
+            Some(text) if !text.is_empty() => text.to_owned(),
+            _ => format!("{:?}", value.get_ref()),
+        };
+        self.error(value.span(), format!("`{field} = {written}`: {rule}"))
     }
 }
 
@@ -532,27 +549,29 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
             ));
         }
         let key_count = in_range(at, &f("keys.count"), &p.keys.count, 1..=1_000_000_000)? as u64;
-        let key_distribution = match p.keys.distribution.get_ref().as_str() {
-            "uniform" => KeyDistribution::Uniform,
-            "sequential" => KeyDistribution::Sequential,
-            "zipf" => {
-                let exponent = p.keys.exponent.as_ref().map_or(1.0, |e| *e.get_ref());
-                if !(exponent > 0.0 && exponent.is_finite()) {
-                    let span = p
-                        .keys
-                        .exponent
-                        .as_ref()
-                        .map_or(p.keys.distribution.span(), |e| e.span());
-                    return Err(at.error(
-                        span,
-                        format!(
-                            "`{}`: the zipf exponent must be a positive number like 1.1",
-                            f("keys.exponent")
-                        ),
+        let key_distribution = match (p.keys.distribution.get_ref().as_str(), &p.keys.exponent) {
+            ("zipf", exponent) => {
+                let value = exponent.as_ref().map_or(1.0, |e| *e.get_ref());
+                if let Some(e) = exponent
+                    && !(value > 0.0 && value.is_finite())
+                {
+                    return Err(at.field(
+                        &f("keys.exponent"),
+                        e,
+                        "the zipf exponent must be a positive number like 1.1",
                     ));
                 }
-                KeyDistribution::Zipf { exponent }
+                KeyDistribution::Zipf { exponent: value }
             }
+            ("uniform" | "sequential", Some(e)) => {
+                return Err(at.field(
+                    &f("keys.exponent"),
+                    e,
+                    "an exponent applies only to distribution = \"zipf\"; remove it",
+                ));
+            }
+            ("uniform", None) => KeyDistribution::Uniform,
+            ("sequential", None) => KeyDistribution::Sequential,
             _ => {
                 return Err(at.field(
                     &f("keys.distribution"),
@@ -753,7 +772,7 @@ fn validate_checks(
         let max = value
             .get_ref()
             .as_str()
-            .ok_or_else(|| "not a string".to_owned())
+            .ok_or_else(|| "expected a duration like \"250ms\" or \"2s\"".to_owned())
             .and_then(units::duration)
             .map_err(|rule| at.field(&field, value, &rule))?;
         slos.push(Slo::Latency {
@@ -769,3 +788,6 @@ fn validate_checks(
         slos,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1256 @@
+//! Tests of [`parse`]: a valid scenario becomes the expected [`Plan`], and every rule of
+//! `docs/scenarios.md` is refused with `file:line:column: message`, where the line and
+//! column are those of the offending value and the message names the field, the value and
+//! the rule.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::check::CheckName;
+use crate::workload::{KeyDistribution, Template};
+
+const FILE: &str = "scenarios/test.toml";
+
+// A scenario like scenarios/account-ordering.toml, in sections so that tests can leave one
+// out, with settings of every TOML type the client tables take.
+const HEAD: &str = r#"# Webhook events keyed by account (zipf), commit after processing.
+name = "account-ordering"
+description = "Webhook events keyed by account_id (zipf), per-account order, commit after processing"
+seed = 2
+warmup = "5s"
+duration = "50s"
+drain_timeout = "90s"
+"#;
+
+const CLUSTER: &str = r#"
+[cluster]
+brokers = 3
+kafka_version = "3.9.1"
+
+[cluster.broker_config]
+"num.io.threads" = 4
+"auto.create.topics.enable" = false
+"#;
+
+const TOPICS: &str = r#"
+[[topics]]
+name = "webhook-events"
+partitions = 12
+replication_factor = 3
+
+[topics.config]
+"min.insync.replicas" = 2
+"cleanup.policy" = "delete"
+"#;
+
+const PRODUCERS: &str = r#"
+[[producers]]
+name = "event-source"
+driver = "rdkafka"
+instances = 2
+topic = "webhook-events"
+template = "webhook"
+size = "1KiB"
+keys = { count = 5000, distribution = "zipf", exponent = 1.1 }
+rate = "1500/s"
+max_in_flight = 500
+
+[producers.client]
+acks = "all"
+"enable.idempotence" = true
+"max.in.flight.requests.per.connection" = 5
+"batch.size" = 16384
+"linger.ms" = 5
+"#;
+
+const CONSUMERS: &str = r#"
+[[consumers]]
+name = "webhook-workers"
+driver = "rdkafka"
+instances = 3
+topic = "webhook-events"
+group = "webhook-consumers"
+commit = "after_processing"
+processing_time = "2ms"
+
+[consumers.client]
+"isolation.level" = "read_committed"
+"session.timeout.ms" = 6000
+"enable.auto.commit" = false
+"#;
+
+const CHECKS: &str = r#"
+[checks]
+anomalies = ["lost_write", "duplicate_write", "order_violation", "lost_delivery", "duplicate_delivery", "nonmonotonic_poll", "phantom"]
+duplicate_delivery = "allowed"
+max_duplicate_deliveries = 100
+
+[checks.slo]
+ack_p99 = "250ms"
+ack_max = "1s"
+e2e_p99 = "2s"
+send_delay_p999 = "100ms"
+min_throughput = "1300/s"
+"#;
+
+/// The checks without the delivery checks and the end-to-end SLO, for scenarios without
+/// consumers.
+const CHECKS_NO_CONSUMERS: &str = r#"
+[checks]
+anomalies = ["lost_write", "duplicate_write", "order_violation", "phantom"]
+
+[checks.slo]
+ack_p99 = "250ms"
+"#;
+
+fn valid() -> String {
+    [HEAD, CLUSTER, TOPICS, PRODUCERS, CONSUMERS, CHECKS].concat()
+}
+
+/// `text` with the single occurrence of `from` replaced by `to`.
+#[track_caller]
+fn edit(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(text.matches(from).count(), 1, "{from:?} must occur once");
+    text.replacen(from, to, 1)
+}
+
+/// The valid scenario with one edit.
+#[track_caller]
+fn valid_with(from: &str, to: &str) -> String {
+    edit(&valid(), from, to)
+}
+
+#[track_caller]
+fn parse_ok(text: &str) -> Plan {
+    parse(Path::new(FILE), text).unwrap_or_else(|e| panic!("{e}\n--- text:\n{text}"))
+}
+
+/// The 1-based line and column (in characters) of the `nth` occurrence of `needle`.
+#[track_caller]
+fn position(text: &str, needle: &str, nth: usize) -> (usize, usize) {
+    let (byte, _) = text
+        .match_indices(needle)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("{needle:?} does not occur {} times", nth + 1));
+    let before = &text[..byte];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
+}
+
+/// Asserts that `text` is refused at the `nth` occurrence of `at`, with a message holding
+/// every one of `fragments`, and displayed as `file:line:column: message`.
+#[track_caller]
+fn fails_at_nth(text: &str, at: &str, nth: usize, fragments: &[&str]) -> ScenarioError {
+    let e = match parse(Path::new(FILE), text) {
+        Ok(plan) => panic!("accepted, expected an error at {at:?}: {plan:#?}\n--- text:\n{text}"),
+        Err(e) => e,
+    };
+    let (line, column) = position(text, at, nth);
+    assert_eq!(
+        (e.line, e.column),
+        (line, column),
+        "position of {at:?} in: {e}"
+    );
+    assert_eq!(e.file, Path::new(FILE));
+    assert_eq!(
+        e.to_string(),
+        format!("{FILE}:{line}:{column}: {}", e.message)
+    );
+    for fragment in fragments {
+        assert!(
+            e.message.contains(fragment),
+            "{fragment:?} is not in the message: {}",
+            e.message
+        );
+    }
+    e
+}
+
+#[track_caller]
+fn fails_at(text: &str, at: &str, fragments: &[&str]) -> ScenarioError {
+    fails_at_nth(text, at, 0, fragments)
+}
+
+fn strings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+// ----- valid scenarios -----------------------------------------------------------------
+
+#[test]
+fn valid_scenario_parses_into_the_expected_plan() {
+    let plan = parse_ok(&valid());
+    let expected = Plan {
+        name: "account-ordering".into(),
+        description:
+            "Webhook events keyed by account_id (zipf), per-account order, commit after processing"
+                .into(),
+        file: FILE.into(),
+        seed: 2,
+        duration: Some(Duration::from_secs(50)),
+        messages: None,
+        warmup: Duration::from_secs(5),
+        drain_timeout: Duration::from_secs(90),
+        cluster: ClusterNeeds {
+            brokers: 3,
+            kafka_version: Some("3.9.1".into()),
+            broker_config: strings(&[
+                ("auto.create.topics.enable", "false"),
+                ("num.io.threads", "4"),
+            ]),
+        },
+        topics: vec![TopicPlan {
+            name: "webhook-events".into(),
+            partitions: 12,
+            replication_factor: 3,
+            config: strings(&[("cleanup.policy", "delete"), ("min.insync.replicas", "2")]),
+        }],
+        producers: vec![ProducerPlan {
+            name: "event-source".into(),
+            driver: DriverKind::Rdkafka,
+            instances: 2,
+            topic: 0,
+            template: Template::Webhook,
+            size: 1024,
+            key_count: 5000,
+            key_distribution: KeyDistribution::Zipf { exponent: 1.1 },
+            rate: Rate::PerSecond(1500.0),
+            max_in_flight: 500,
+            client: strings(&[
+                ("acks", "all"),
+                ("batch.size", "16384"),
+                ("enable.idempotence", "true"),
+                ("linger.ms", "5"),
+                ("max.in.flight.requests.per.connection", "5"),
+            ]),
+        }],
+        consumers: vec![ConsumerPlan {
+            name: "webhook-workers".into(),
+            driver: DriverKind::Rdkafka,
+            instances: 3,
+            topic: 0,
+            group: Some("webhook-consumers".into()),
+            commit: CommitMode::AfterProcessing,
+            processing_time: Duration::from_millis(2),
+            client: strings(&[
+                ("enable.auto.commit", "false"),
+                ("isolation.level", "read_committed"),
+                ("session.timeout.ms", "6000"),
+            ]),
+        }],
+        checks: ChecksPlan {
+            anomalies: CheckName::ALL.to_vec(),
+            duplicate_delivery_allowed: true,
+            max_duplicate_deliveries: Some(100),
+            // [checks.slo] is a table: its keys come in sorted order.
+            slos: vec![
+                Slo::Latency {
+                    metric: LatencyMetric::Ack,
+                    percentile: 100.0,
+                    max: Duration::from_secs(1),
+                },
+                Slo::Latency {
+                    metric: LatencyMetric::Ack,
+                    percentile: 99.0,
+                    max: Duration::from_millis(250),
+                },
+                Slo::Latency {
+                    metric: LatencyMetric::EndToEnd,
+                    percentile: 99.0,
+                    max: Duration::from_secs(2),
+                },
+                Slo::MinThroughput(1300.0),
+                Slo::Latency {
+                    metric: LatencyMetric::SendDelay,
+                    percentile: 99.9,
+                    max: Duration::from_millis(100),
+                },
+            ],
+        },
+    };
+    assert_eq!(plan, expected);
+    let names: Vec<String> = plan.checks.slos.iter().map(Slo::name).collect();
+    assert_eq!(
+        names,
+        [
+            "ack_max",
+            "ack_p99",
+            "e2e_p99",
+            "min_throughput",
+            "send_delay_p999"
+        ]
+    );
+}
+
+#[test]
+fn the_shipped_account_ordering_scenario_parses() {
+    let text = include_str!("../../scenarios/account-ordering.toml");
+    let plan = parse_ok(text);
+    assert_eq!(plan.name, "account-ordering");
+    assert_eq!(plan.producers.len(), 1);
+    assert_eq!(plan.consumers.len(), 1);
+    // Client settings written as strings stay strings.
+    assert_eq!(
+        plan.producers[0].client.get("enable.idempotence"),
+        Some(&"true".to_owned())
+    );
+}
+
+#[test]
+fn the_fuzz_seeds_parse() {
+    // fuzz/seeds/scenario_parse starts the scenario_parse fuzz target off from valid
+    // scenarios, so that it reaches validation; a seed that stopped parsing would not.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/scenario_parse");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return; // not part of a packaged crate
+    };
+    let mut seen = 0;
+    for entry in entries {
+        let path = entry.expect("a directory entry").path();
+        let text = std::fs::read_to_string(&path).expect("a seed");
+        if let Err(e) = parse(&path, &text) {
+            panic!("{e}");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 3, "{seen} seeds in {}", dir.display());
+}
+
+#[test]
+fn defaults_are_filled_in() {
+    let text = r#"
+name = "minimal"
+messages = 1000
+
+[[topics]]
+name = "t"
+partitions = 1
+
+[[producers]]
+name = "p"
+driver = "rskafka"
+topic = "t"
+template = "raw"
+size = "0B"
+keys = { count = 1, distribution = "zipf" }
+rate = "max"
+
+[[consumers]]
+name = "reader"
+driver = "rskafka"
+topic = "t"
+"#;
+    let plan = parse_ok(text);
+    assert_eq!(plan.description, "");
+    assert_eq!(plan.seed, 0);
+    assert_eq!(plan.duration, None);
+    assert_eq!(plan.messages, Some(1000));
+    assert_eq!(plan.warmup, Duration::ZERO);
+    assert_eq!(plan.drain_timeout, Duration::from_secs(60));
+    assert_eq!(
+        plan.cluster,
+        ClusterNeeds {
+            brokers: 1,
+            kafka_version: None,
+            broker_config: BTreeMap::new(),
+        }
+    );
+    assert_eq!(plan.topics[0].replication_factor, 1);
+    assert!(plan.topics[0].config.is_empty());
+    let p = &plan.producers[0];
+    assert_eq!(p.instances, 1);
+    assert_eq!(p.size, 0);
+    assert_eq!(p.key_distribution, KeyDistribution::Zipf { exponent: 1.0 });
+    assert_eq!(p.rate, Rate::Max);
+    assert_eq!(p.max_in_flight, 10_000);
+    assert!(p.client.is_empty());
+    let c = &plan.consumers[0];
+    assert_eq!(c.driver, DriverKind::Rskafka);
+    assert_eq!(c.instances, 1);
+    assert_eq!(c.group, None);
+    assert_eq!(c.commit, CommitMode::Auto);
+    assert_eq!(c.processing_time, Duration::ZERO);
+    assert_eq!(plan.checks.anomalies, CheckName::ALL.to_vec());
+    assert!(plan.checks.duplicate_delivery_allowed);
+    assert_eq!(plan.checks.max_duplicate_deliveries, None);
+    assert!(plan.checks.slos.is_empty());
+}
+
+#[test]
+fn default_anomalies_without_consumers_leave_out_the_delivery_checks() {
+    let plan = parse_ok(&[HEAD, CLUSTER, TOPICS, PRODUCERS].concat());
+    assert!(plan.consumers.is_empty());
+    let expected: Vec<CheckName> = CheckName::ALL
+        .into_iter()
+        .filter(|c| !c.needs_consumers())
+        .collect();
+    assert_eq!(plan.checks.anomalies, expected);
+    assert_eq!(
+        expected,
+        [
+            CheckName::LostWrite,
+            CheckName::DuplicateWrite,
+            CheckName::OrderViolation,
+            CheckName::Phantom
+        ]
+    );
+}
+
+#[test]
+fn units_and_variants_are_read() {
+    let plan = parse_ok(&valid_with(r#"rate = "1500/s""#, r#"rate = "300/m""#));
+    assert_eq!(plan.producers[0].rate, Rate::PerSecond(5.0));
+    let plan = parse_ok(&valid_with(r#"size = "1KiB""#, r#"size = "2MiB""#));
+    assert_eq!(plan.producers[0].size, 2 << 20);
+    let plan = parse_ok(&valid_with(r#"size = "1KiB""#, r#"size = "1KB""#));
+    assert_eq!(plan.producers[0].size, 1000);
+    let plan = parse_ok(&valid_with(r#"size = "1KiB""#, r#"size = "700""#));
+    assert_eq!(plan.producers[0].size, 700);
+    let plan = parse_ok(&valid_with(r#"duration = "50s""#, r#"duration = "1m30s""#));
+    assert_eq!(plan.duration, Some(Duration::from_secs(90)));
+    for (written, dist) in [
+        ("uniform", KeyDistribution::Uniform),
+        ("sequential", KeyDistribution::Sequential),
+    ] {
+        let plan = parse_ok(&valid_with(
+            r#"distribution = "zipf", exponent = 1.1"#,
+            &format!("distribution = {written:?}"),
+        ));
+        assert_eq!(plan.producers[0].key_distribution, dist);
+    }
+    let plan = parse_ok(&valid_with(
+        r#"duplicate_delivery = "allowed""#,
+        r#"duplicate_delivery = "forbidden""#,
+    ));
+    assert!(!plan.checks.duplicate_delivery_allowed);
+    let plan = parse_ok(&valid_with(
+        r#"commit = "after_processing""#,
+        r#"commit = "auto""#,
+    ));
+    assert_eq!(plan.consumers[0].commit, CommitMode::Auto);
+    // `messages` alone, or with `duration`: both are kept.
+    let plan = parse_ok(&valid_with("duration = \"50s\"\n", "messages = 20000\n"));
+    assert_eq!((plan.duration, plan.messages), (None, Some(20_000)));
+    let plan = parse_ok(&valid_with(
+        "duration = \"50s\"\n",
+        "duration = \"50s\"\nmessages = 7\n",
+    ));
+    assert_eq!(
+        (plan.duration, plan.messages),
+        (Some(Duration::from_secs(50)), Some(7))
+    );
+    // Every template is known by its documented name.
+    for template in ["audit", "auth", "webhook", "invoice", "compliance", "raw"] {
+        let plan = parse_ok(&valid_with(
+            "template = \"webhook\"\nsize = \"1KiB\"",
+            &format!("template = {template:?}\nsize = \"16KiB\""),
+        ));
+        assert_eq!(plan.producers[0].template.to_string(), template);
+    }
+}
+
+#[test]
+fn producers_and_consumers_name_their_topic_by_index() {
+    let second_topic = "\n[[topics]]\nname = \"other\"\npartitions = 3\n";
+    let text = [
+        HEAD,
+        CLUSTER,
+        TOPICS,
+        second_topic,
+        PRODUCERS,
+        CONSUMERS,
+        CHECKS,
+    ]
+    .concat()
+    .replace("topic = \"webhook-events\"", "topic = \"other\"");
+    let plan = parse_ok(&text);
+    assert_eq!(plan.topics[1].name, "other");
+    assert_eq!(plan.producers[0].topic, 1);
+    assert_eq!(plan.consumers[0].topic, 1);
+}
+
+#[test]
+fn crlf_line_endings_parse_and_errors_keep_their_position() {
+    let text = valid().replace('\n', "\r\n");
+    assert_eq!(parse_ok(&text).name, "account-ordering");
+    let text = edit(&text, r#"rate = "1500/s""#, r#"rate = "5k/s""#);
+    fails_at(&text, r#""5k/s""#, &["producers[0].rate"]);
+}
+
+// ----- the documented example ------------------------------------------------------------
+
+#[test]
+fn a_rate_with_a_suffix_is_refused_as_in_the_docs() {
+    let text = valid_with(r#"rate = "1500/s""#, r#"rate = "5k/s""#);
+    let e = fails_at(&text, r#""5k/s""#, &[]);
+    assert_eq!((e.line, e.column), (34, 8));
+    assert_eq!(
+        e.to_string(),
+        r#"scenarios/test.toml:34:8: `producers[0].rate = "5k/s"`: expected a number per second like "5000/s", or "max""#
+    );
+}
+
+// ----- unknown keys (deny_unknown_fields) -------------------------------------------------
+
+#[test]
+fn unknown_keys_are_refused_in_every_table() {
+    let cases = [
+        // (after this line, in which table)
+        ("seed = 2\n", "the top level"),
+        ("brokers = 3\n", "[cluster]"),
+        ("replication_factor = 3\n", "[[topics]]"),
+        ("max_in_flight = 500\n", "[[producers]]"),
+        ("processing_time = \"2ms\"\n", "[[consumers]]"),
+        ("max_duplicate_deliveries = 100\n", "[checks]"),
+    ];
+    for (after, table) in cases {
+        println!("an unknown key in {table}");
+        let text = valid_with(after, &format!("{after}bogus_key = 1\n"));
+        fails_at(&text, "bogus_key", &["unknown field `bogus_key`"]);
+    }
+    // In the inline `keys` table.
+    let text = valid_with("exponent = 1.1 }", "exponent = 1.1, bogus_key = 1 }");
+    fails_at(
+        &text,
+        "bogus_key",
+        &[
+            "unknown field `bogus_key`",
+            "`count`, `distribution`, `exponent`",
+        ],
+    );
+}
+
+#[test]
+fn a_misspelt_key_names_the_table_and_the_expected_keys() {
+    let text = valid_with("partitions = 12", "partitons = 12");
+    fails_at(
+        &text,
+        "partitons",
+        &["`topics`", "unknown field `partitons`", "`partitions`"],
+    );
+}
+
+// ----- top level ------------------------------------------------------------------------
+
+#[test]
+fn bad_durations_are_refused() {
+    for (from, to, field) in [
+        (r#"duration = "50s""#, r#"duration = "50""#, "duration"),
+        (r#"warmup = "5s""#, r#"warmup = "five seconds""#, "warmup"),
+        (
+            r#"drain_timeout = "90s""#,
+            r#"drain_timeout = "-1s""#,
+            "drain_timeout",
+        ),
+        (
+            r#"processing_time = "2ms""#,
+            r#"processing_time = "2""#,
+            "consumers[0].processing_time",
+        ),
+    ] {
+        let text = valid_with(from, to);
+        let value = to.split_once(" = ").unwrap().1;
+        fails_at(
+            &text,
+            value,
+            &[
+                &format!("`{field} = {value}`"),
+                "expected a duration like \"30s\"",
+            ],
+        );
+    }
+}
+
+#[test]
+fn neither_duration_nor_messages_is_refused() {
+    let text = valid_with("duration = \"50s\"\n", "");
+    fails_at(
+        &text,
+        "\"account-ordering\"",
+        &["`duration = \"60s\"`", "`messages = 100000`"],
+    );
+}
+
+#[test]
+fn zero_messages_are_refused() {
+    let text = valid_with("duration = \"50s\"\n", "messages = 0\n");
+    fails_at(&text, "0\n", &["`messages = 0`", "must be at least 1"]);
+}
+
+#[test]
+fn negative_messages_name_the_field() {
+    let text = valid_with("duration = \"50s\"\n", "messages = -5\n");
+    fails_at(&text, "-5", &["`messages`", "-5", "expected u64"]);
+}
+
+#[test]
+fn an_empty_name_is_refused() {
+    let text = valid_with(r#"name = "account-ordering""#, r#"name = " ""#);
+    fails_at(&text, r#"" ""#, &["`name = \" \"`", "must not be empty"]);
+}
+
+#[test]
+fn missing_required_keys_are_refused() {
+    let text = valid_with("name = \"account-ordering\"\n", "");
+    let e = fails_at(&text, "#", &["missing field `name`"]);
+    assert_eq!((e.line, e.column), (1, 1));
+    // Inside a table: at the table's header, naming the table.
+    let text = valid_with("rate = \"1500/s\"\n", "");
+    fails_at(
+        &text,
+        "[[producers]]",
+        &["`producers`", "missing field `rate`"],
+    );
+}
+
+#[test]
+fn values_of_the_wrong_type_name_the_field() {
+    let text = valid_with("partitions = 12", "partitions = \"12\"");
+    fails_at(
+        &text,
+        "\"12\"",
+        &["`topics.partitions`", "string \"12\"", "expected i64"],
+    );
+    let text = valid_with("instances = 2", "instances = 2.5");
+    fails_at(&text, "2.5", &["`producers.instances`", "2.5"]);
+    let text = valid_with(
+        "\"event-source\"\ndriver = \"rdkafka\"",
+        "\"event-source\"\ndriver = \"librdkafka\"",
+    );
+    fails_at(
+        &text,
+        "\"librdkafka\"",
+        &[
+            "`producers.driver`",
+            "`librdkafka`",
+            "`rdkafka` or `rskafka`",
+        ],
+    );
+    let text = valid_with(r#"commit = "after_processing""#, r#"commit = "sometimes""#);
+    fails_at(
+        &text,
+        "\"sometimes\"",
+        &[
+            "`consumers.commit`",
+            "`sometimes`",
+            "`auto` or `after_processing`",
+        ],
+    );
+}
+
+// ----- [cluster] and [[topics]] ---------------------------------------------------------
+
+#[test]
+fn brokers_out_of_range_are_refused() {
+    for brokers in ["0", "6", "-1"] {
+        let text = valid_with("brokers = 3", &format!("brokers = {brokers}"));
+        fails_at(
+            &text,
+            &format!("{brokers}\nkafka_version"),
+            &[
+                &format!("`cluster.brokers = {brokers}`"),
+                "must be from 1 to 5",
+            ],
+        );
+    }
+}
+
+#[test]
+fn replication_factor_above_brokers_is_refused() {
+    let text = valid_with("replication_factor = 3", "replication_factor = 4");
+    fails_at(
+        &text,
+        "4\n\n[topics.config]",
+        &[
+            "`topics[0].replication_factor = 4`",
+            "must be from 1 to 3",
+            "no more than the cluster's brokers",
+        ],
+    );
+    // With the default of one broker.
+    let text = valid_with("brokers = 3\n", "");
+    fails_at(
+        &text,
+        "3\n\n[topics.config]",
+        &["`topics[0].replication_factor = 3`", "must be from 1 to 1"],
+    );
+}
+
+#[test]
+fn partitions_out_of_range_are_refused() {
+    for partitions in ["0", "10001"] {
+        let text = valid_with("partitions = 12", &format!("partitions = {partitions}"));
+        fails_at(
+            &text,
+            &format!("{partitions}\nreplication"),
+            &[
+                &format!("`topics[0].partitions = {partitions}`"),
+                "must be from 1 to 10000",
+            ],
+        );
+    }
+}
+
+#[test]
+fn duplicate_topic_names_are_refused() {
+    let text = [HEAD, CLUSTER, TOPICS, TOPICS, PRODUCERS, CONSUMERS, CHECKS].concat();
+    fails_at_nth(
+        &text,
+        "\"webhook-events\"",
+        1,
+        &[
+            "`topics[1].name = \"webhook-events\"`",
+            "must be a non-empty name used once",
+        ],
+    );
+}
+
+#[test]
+fn no_topics_are_refused() {
+    let text = [HEAD, "topics = []\n", CLUSTER, PRODUCERS, CONSUMERS, CHECKS].concat();
+    fails_at(&text, "[]", &["`topics`", "declare at least one topic"]);
+}
+
+// ----- [[producers]] ----------------------------------------------------------------------
+
+#[test]
+fn a_producer_naming_an_undeclared_topic_is_refused() {
+    let second_topic = "\n[[topics]]\nname = \"other\"\npartitions = 3\n";
+    let text = [
+        HEAD,
+        CLUSTER,
+        TOPICS,
+        second_topic,
+        PRODUCERS,
+        CONSUMERS,
+        CHECKS,
+    ]
+    .concat();
+    let text = edit(
+        &text,
+        "instances = 2\ntopic = \"webhook-events\"",
+        "instances = 2\ntopic = \"webhook-event\"",
+    );
+    fails_at(
+        &text,
+        "\"webhook-event\"",
+        &[
+            "`producers[0].topic = \"webhook-event\"`",
+            "no such topic",
+            r#"declared: ["webhook-events", "other"]"#,
+        ],
+    );
+}
+
+#[test]
+fn a_consumer_naming_an_undeclared_topic_is_refused() {
+    let text = valid_with(
+        "instances = 3\ntopic = \"webhook-events\"",
+        "instances = 3\ntopic = \"audit\"",
+    );
+    fails_at(
+        &text,
+        "\"audit\"",
+        &[
+            "`consumers[0].topic = \"audit\"`",
+            r#"declared: ["webhook-events"]"#,
+        ],
+    );
+}
+
+#[test]
+fn a_bad_size_is_refused() {
+    for size in ["\"1 kilobyte\"", "\"1kib\"", "\"-1B\"", "\"1.5B\"", "\"\""] {
+        let text = valid_with(r#"size = "1KiB""#, &format!("size = {size}"));
+        fails_at(
+            &text,
+            size,
+            &[
+                &format!("`producers[0].size = {size}`"),
+                "expected a size like \"1KiB\"",
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_size_below_the_template_minimum_is_refused() {
+    let min = crate::workload::min_size(Template::Webhook);
+    assert!(min > 10);
+    let text = valid_with(r#"size = "1KiB""#, r#"size = "10B""#);
+    fails_at(
+        &text,
+        "\"10B\"",
+        &[
+            "`producers[0].size = \"10B\"`",
+            &format!("the webhook template needs from {min} bytes to 16 MiB"),
+        ],
+    );
+    // The minimum itself is accepted, one byte less is not.
+    let plan = parse_ok(&valid_with(
+        r#"size = "1KiB""#,
+        &format!("size = \"{min}B\""),
+    ));
+    assert_eq!(plan.producers[0].size, min);
+    let less = format!("\"{}B\"", min - 1);
+    let text = valid_with(r#"size = "1KiB""#, &format!("size = {less}"));
+    fails_at(&text, &less, &["the webhook template needs from"]);
+    // And so is anything above 16 MiB.
+    let text = valid_with(r#"size = "1KiB""#, r#"size = "17MiB""#);
+    fails_at(&text, "\"17MiB\"", &["to 16 MiB"]);
+}
+
+#[test]
+fn an_unknown_template_is_refused() {
+    let text = valid_with(r#"template = "webhook""#, r#"template = "webhooks""#);
+    fails_at(
+        &text,
+        "\"webhooks\"",
+        &[
+            "`producers[0].template = \"webhooks\"`",
+            "expected one of audit, auth, webhook, invoice, compliance, raw",
+        ],
+    );
+}
+
+#[test]
+fn an_unknown_key_distribution_is_refused() {
+    let text = valid_with(r#"distribution = "zipf""#, r#"distribution = "normal""#);
+    fails_at(
+        &text,
+        "\"normal\"",
+        &[
+            "`producers[0].keys.distribution = \"normal\"`",
+            "expected \"uniform\", \"zipf\" or \"sequential\"",
+        ],
+    );
+}
+
+#[test]
+fn a_non_positive_zipf_exponent_is_refused() {
+    for exponent in ["0.0", "-1.5", "-0.0", "nan", "inf", "-inf"] {
+        let text = valid_with("exponent = 1.1", &format!("exponent = {exponent}"));
+        fails_at(
+            &text,
+            &format!("{exponent} }}"),
+            &[
+                &format!("`producers[0].keys.exponent = {exponent}`"),
+                "the zipf exponent must be a positive number",
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_key_count_out_of_range_is_refused() {
+    let text = valid_with("count = 5000", "count = 0");
+    fails_at(
+        &text,
+        "0,",
+        &["`producers[0].keys.count = 0`", "must be from 1 to"],
+    );
+}
+
+#[test]
+fn columns_count_characters_not_bytes() {
+    // "ü" is two bytes; the column of `0` is counted in characters.
+    let before = "keys = { distribution = \"züpf\", count = ";
+    let text = valid_with(
+        "keys = { count = 5000, distribution = \"zipf\", exponent = 1.1 }",
+        "keys = { distribution = \"züpf\", count = 0 }",
+    );
+    let e = fails_at(&text, "0 }", &["`producers[0].keys.count = 0`"]);
+    assert_eq!(e.column, before.chars().count() + 1);
+    assert_eq!(e.column, before.len());
+}
+
+#[test]
+fn a_bad_rate_is_refused() {
+    for rate in ["\"5k/s\"", "\"0/s\"", "\"5000\"", "\"5000/h\"", "\"-1/s\""] {
+        let text = valid_with(r#"rate = "1500/s""#, &format!("rate = {rate}"));
+        fails_at(
+            &text,
+            rate,
+            &[
+                &format!("`producers[0].rate = {rate}`"),
+                "expected a number per second like \"5000/s\", or \"max\"",
+            ],
+        );
+    }
+}
+
+#[test]
+fn instances_and_in_flight_out_of_range_are_refused() {
+    let text = valid_with("instances = 2", "instances = 65");
+    fails_at(
+        &text,
+        "65",
+        &["`producers[0].instances = 65`", "must be from 1 to 64"],
+    );
+    let text = valid_with("instances = 3", "instances = 0");
+    fails_at(
+        &text,
+        "0\ntopic",
+        &["`consumers[0].instances = 0`", "must be from 1 to 64"],
+    );
+    let text = valid_with("max_in_flight = 500", "max_in_flight = 0");
+    fails_at(
+        &text,
+        "0\n\n[producers.client]",
+        &["`producers[0].max_in_flight = 0`", "must be from 1 to"],
+    );
+}
+
+#[test]
+fn no_producers_are_refused() {
+    let text = [HEAD, CLUSTER, TOPICS, CONSUMERS, CHECKS].concat();
+    fails_at(
+        &text,
+        "\"account-ordering\"",
+        &["no producers", "[[producers]]"],
+    );
+}
+
+// ----- [[consumers]] ----------------------------------------------------------------------
+
+#[test]
+fn an_rskafka_consumer_with_a_group_is_refused() {
+    let text = valid_with(
+        "name = \"webhook-workers\"\ndriver = \"rdkafka\"",
+        "name = \"webhook-workers\"\ndriver = \"rskafka\"",
+    );
+    fails_at(
+        &text,
+        "\"webhook-consumers\"",
+        &[
+            "`consumers[0].group = \"webhook-consumers\"`",
+            "rskafka has no consumer groups",
+        ],
+    );
+}
+
+#[test]
+fn an_rskafka_consumer_with_a_commit_mode_or_instances_is_refused() {
+    let rskafka = valid_with(
+        "name = \"webhook-workers\"\ndriver = \"rdkafka\"",
+        "name = \"webhook-workers\"\ndriver = \"rskafka\"",
+    );
+    let rskafka = edit(&rskafka, "group = \"webhook-consumers\"\n", "");
+    fails_at(
+        &rskafka,
+        "\"after_processing\"",
+        &[
+            "`consumers[0].commit = \"after_processing\"`",
+            "rskafka cannot commit offsets",
+        ],
+    );
+    let text = edit(&rskafka, "commit = \"after_processing\"\n", "");
+    fails_at(
+        &text,
+        "3\ntopic",
+        &["`consumers[0].instances = 3`", "use 1 instance"],
+    );
+    let text = edit(&text, "instances = 3\n", "");
+    let plan = parse_ok(&text);
+    assert_eq!(plan.consumers[0].group, None);
+}
+
+#[test]
+fn an_rdkafka_consumer_without_a_group_is_refused() {
+    let text = valid_with("group = \"webhook-consumers\"\n", "");
+    fails_at(
+        &text,
+        "\"webhook-workers\"",
+        &[
+            "`consumers[0].name = \"webhook-workers\"`",
+            "an rdkafka consumer needs `group = \"...\"`",
+        ],
+    );
+}
+
+// ----- [checks] ---------------------------------------------------------------------------
+
+#[test]
+fn an_unknown_check_name_is_refused() {
+    let text = valid_with(r#""order_violation", "#, r#""ordering", "#);
+    fails_at(
+        &text,
+        "\"ordering\"",
+        &[
+            "`checks.anomalies = \"ordering\"`",
+            "expected one of lost_write, duplicate_write, order_violation, lost_delivery, \
+             duplicate_delivery, nonmonotonic_poll, phantom",
+        ],
+    );
+}
+
+#[test]
+fn a_delivery_check_without_consumers_is_refused() {
+    let checks = r#"
+[checks]
+anomalies = ["lost_write", "nonmonotonic_poll"]
+"#;
+    let text = [HEAD, CLUSTER, TOPICS, PRODUCERS, checks].concat();
+    fails_at(
+        &text,
+        "\"nonmonotonic_poll\"",
+        &[
+            "`checks.anomalies = \"nonmonotonic_poll\"`",
+            "this check needs consumers",
+        ],
+    );
+    // Without the delivery checks and the end-to-end SLO, the same scenario is fine.
+    let text = [HEAD, CLUSTER, TOPICS, PRODUCERS, CHECKS_NO_CONSUMERS].concat();
+    assert_eq!(parse_ok(&text).checks.anomalies.len(), 4);
+}
+
+#[test]
+fn a_bad_duplicate_delivery_setting_is_refused() {
+    let text = valid_with(
+        r#"duplicate_delivery = "allowed""#,
+        r#"duplicate_delivery = "yes""#,
+    );
+    fails_at(
+        &text,
+        "\"yes\"",
+        &[
+            "`checks.duplicate_delivery = \"yes\"`",
+            "expected \"allowed\" (at-least-once) or \"forbidden\"",
+        ],
+    );
+}
+
+#[test]
+fn unknown_slos_are_refused() {
+    for (key, rule) in [
+        ("latency_p99", "unknown SLO: expected ack_pNN"),
+        (
+            "ack_p95",
+            "unknown percentile: expected p50, p90, p99, p999 or max",
+        ),
+        ("ack", "unknown percentile"),
+    ] {
+        let text = valid_with(r#"ack_p99 = "250ms""#, &format!("{key} = \"250ms\""));
+        fails_at(
+            &text,
+            "\"250ms\"",
+            &[&format!("`checks.slo.{key} = \"250ms\"`"), rule],
+        );
+    }
+}
+
+#[test]
+fn bad_slo_values_are_refused() {
+    let text = valid_with(r#"ack_p99 = "250ms""#, "ack_p99 = 250");
+    fails_at(
+        &text,
+        "250\n",
+        &["`checks.slo.ack_p99 = 250`", "expected a duration like"],
+    );
+    let text = valid_with(r#"ack_p99 = "250ms""#, r#"ack_p99 = "quick""#);
+    fails_at(
+        &text,
+        "\"quick\"",
+        &[
+            "`checks.slo.ack_p99 = \"quick\"`",
+            "expected a duration like",
+        ],
+    );
+    let text = valid_with(r#"min_throughput = "1300/s""#, r#"min_throughput = "max""#);
+    fails_at(
+        &text,
+        "\"max\"",
+        &[
+            "`checks.slo.min_throughput = \"max\"`",
+            "expected a rate like \"1000/s\"",
+        ],
+    );
+}
+
+#[test]
+fn an_end_to_end_slo_without_consumers_is_refused() {
+    let checks = r#"
+[checks]
+anomalies = ["lost_write"]
+
+[checks.slo]
+e2e_p99 = "2s"
+"#;
+    let text = [HEAD, CLUSTER, TOPICS, PRODUCERS, checks].concat();
+    fails_at(
+        &text,
+        "\"2s\"",
+        &[
+            "`checks.slo.e2e_p99 = \"2s\"`",
+            "end-to-end latency needs consumers",
+        ],
+    );
+}
+
+// ----- TOML syntax ------------------------------------------------------------------------
+
+#[test]
+fn toml_syntax_errors_are_placed_where_they_are() {
+    // (edit, where the error is, a fragment of the message)
+    let cases = [
+        (("[cluster]", "[cluster"), "\nbrokers", "unclosed table"),
+        (("seed = 2", "seed = 2 3"), "2 3", "must be quoted"),
+        (("warmup = \"5s\"", "warmup = \"5s"), "\nduration", "string"),
+        (
+            ("partitions = 12", "partitions 12"),
+            "12\nreplication",
+            "expected `=`",
+        ),
+        (
+            ("seed = 2\n", "seed = 2\nseed = 3\n"),
+            "seed = 3",
+            "duplicate key",
+        ),
+    ];
+    for ((from, to), at, fragment) in cases {
+        let text = valid_with(from, to);
+        let e = fails_at(&text, at, &[fragment]);
+        println!("{e}");
+    }
+}
+
+#[test]
+fn empty_and_garbage_text_is_refused_cleanly() {
+    for text in ["", "\n\n", "= = =", "[[", "\u{feff}", "name = \"x\"\u{0}"] {
+        let e = parse(Path::new(FILE), text).expect_err(text);
+        assert!(e.line >= 1 && e.column >= 1 && !e.message.is_empty(), "{e}");
+    }
+}
+
+// ----- never a panic ----------------------------------------------------------------------
+
+/// Checks the shape of any error `parse` returns for `text`.
+fn check_any(text: &str) -> Result<(), TestCaseError> {
+    match parse(Path::new(FILE), text) {
+        Ok(plan) => prop_assert!(!plan.producers.is_empty() && !plan.topics.is_empty()),
+        Err(e) => {
+            prop_assert!(e.line >= 1, "line {} in {e}", e.line);
+            prop_assert!(e.column >= 1, "column {} in {e}", e.column);
+            prop_assert!(
+                e.line <= text.split('\n').count(),
+                "line {} past the end: {e}",
+                e.line
+            );
+            prop_assert!(!e.message.trim().is_empty(), "empty message: {e}");
+            prop_assert_eq!(
+                e.to_string(),
+                format!("{FILE}:{}:{}: {}", e.line, e.column, e.message)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Single-line edits that keep the text near a valid scenario, so validation is reached.
+#[derive(Debug, Clone)]
+enum LineEdit {
+    Delete(usize),
+    Duplicate(usize),
+    Swap(usize, usize),
+    Replace(usize, String),
+}
+
+fn line_edit() -> impl Strategy<Value = LineEdit> {
+    prop_oneof![
+        any::<usize>().prop_map(LineEdit::Delete),
+        any::<usize>().prop_map(LineEdit::Duplicate),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| LineEdit::Swap(a, b)),
+        (
+            any::<usize>(),
+            r#"[a-z_]{1,12} = ("[a-z0-9/. ]{0,8}"|-?[0-9]{1,6}|[0-9]\.[0-9]|true|\[\])"#
+        )
+            .prop_map(|(i, l)| LineEdit::Replace(i, l)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in any::<String>()) {
+        check_any(&text)?;
+    }
+
+    #[test]
+    fn toml_like_text_never_panics(text in r#"[a-z_\[\]{}=",.#\n 0-9ü-]{0,200}"#) {
+        check_any(&text)?;
+    }
+
+    #[test]
+    fn byte_flips_and_truncations_never_panic(
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8),
+        keep in any::<usize>(),
+    ) {
+        let mut bytes = valid().into_bytes();
+        for (at, byte) in flips {
+            let len = bytes.len();
+            bytes[at % len] = byte;
+        }
+        bytes.truncate(keep % (bytes.len() + 1));
+        check_any(&String::from_utf8_lossy(&bytes))?;
+    }
+
+    #[test]
+    fn line_edits_never_panic(edits in proptest::collection::vec(line_edit(), 1..4)) {
+        let text = valid();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        for edit in edits {
+            let n = lines.len().max(1);
+            match edit {
+                LineEdit::Delete(i) if !lines.is_empty() => {
+                    lines.remove(i % n);
+                }
+                LineEdit::Duplicate(i) if !lines.is_empty() => {
+                    let line = lines[i % n].clone();
+                    lines.insert(i % n, line);
+                }
+                LineEdit::Swap(a, b) if !lines.is_empty() => lines.swap(a % n, b % n),
+                LineEdit::Replace(i, line) if !lines.is_empty() => lines[i % n] = line,
+                _ => {}
+            }
+        }
+        check_any(&lines.join("\n"))?;
+    }
+}
+
+#[test]
+fn an_exponent_without_zipf_is_refused() {
+    let text = r#"name = "x"
+messages = 10
+
+[[topics]]
+name = "t"
+partitions = 1
+
+[[producers]]
+name = "p"
+driver = "rdkafka"
+topic = "t"
+template = "raw"
+size = "10B"
+keys = { count = 5, distribution = "uniform", exponent = 1.2 }
+rate = "max"
+"#;
+    let err = parse(Path::new("x.toml"), text).unwrap_err();
+    assert_eq!((err.line, err.column), (14, 58), "{err}");
+    assert!(
+        err.message.contains("producers[0].keys.exponent = 1.2"),
+        "{err}"
+    );
+    assert!(err.message.contains("zipf"), "{err}");
+}
