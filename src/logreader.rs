@@ -84,16 +84,23 @@ fn read_partition(
     consumer.assign(&assignment).map_err(|e| e.to_string())?;
     let deadline = Instant::now() + PARTITION_TIMEOUT;
     let mut next = low;
+    let mut last_error = String::new();
     while next < high {
         if Instant::now() >= deadline {
             return Err(format!(
-                "read only up to offset {next} of {high} within {PARTITION_TIMEOUT:?}"
+                "read only up to offset {next} of {high} within {PARTITION_TIMEOUT:?}{last_error}"
             ));
         }
-        let Some(message) = consumer.poll(Duration::from_millis(500)) else {
-            continue;
+        // Errors such as a lost connection are transient: librdkafka retries, and the
+        // deadline bounds the wait.
+        let message = match consumer.poll(Duration::from_millis(500)) {
+            None => continue,
+            Some(Err(e)) => {
+                last_error = format!(" (last error: {e})");
+                continue;
+            }
+            Some(Ok(message)) => message,
         };
-        let message = message.map_err(|e| e.to_string())?;
         next = message.offset() + 1;
         let id = message.headers().and_then(|h| {
             h.iter()
