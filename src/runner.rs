@@ -3,7 +3,7 @@
 //! ```text
 //!   create topics ─> start consumers, wait for assignment ─> producers (open loop or max)
 //!        │                       │                                  │
-//!        │                 ConsumerEvent ───────┐          SendDone / Invoked
+//!        │                 ConsumerEvent ───────┐               SendDone
 //!        │                                      v                   v
 //!        │                          collector task: History + Recorder + progress
 //!        v
@@ -105,7 +105,6 @@ pub struct RunCounts {
 
 /// What the collector is told.
 enum Ev {
-    Invoked { at: u64 },
     Done(Box<SendDone>),
     Consumer(ConsumerEvent),
 }
@@ -358,7 +357,6 @@ async fn produce(
     start_epoch_us: u64,
 ) {
     let permits = Arc::new(Semaphore::new(spec.max_in_flight));
-    let mut value = Vec::new();
     let mut seq = 0u64;
     loop {
         if spec.budget.is_some_and(|b| seq >= b) {
@@ -380,7 +378,9 @@ async fn produce(
         let sent_us = (run_start.elapsed().as_micros() as u64).max(intended_us);
         let index = spec.keys.next();
         let key = spec.keys.key(index, spec.template);
+        let mut value = Vec::with_capacity(spec.generator.size());
         spec.generator.value(&key, seq, &mut value);
+        let size = value.len();
         let id = MsgId {
             producer: spec.id,
             seq,
@@ -389,15 +389,13 @@ async fn produce(
             topic: spec.topic.clone(),
             partition: None,
             key: key.clone().into_bytes(),
-            value: value.clone(),
+            value,
             stamp: Stamp {
                 producer: spec.id,
                 seq,
                 intended_us: start_epoch_us + intended_us,
             },
         };
-        let size = value.len();
-        let _ = tx.send(Ev::Invoked { at: sent_us });
         let pending = driver.send(record);
         let (tx2, topic) = (tx.clone(), spec.topic_id);
         tokio::spawn(async move {
@@ -538,12 +536,6 @@ async fn collect(
             }
         };
         match event {
-            Ev::Invoked { at } => {
-                recorder.sent(at);
-                if let Ok(mut l) = live.lock() {
-                    l.counts.attempted += 1;
-                }
-            }
             Ev::Done(done) => {
                 let key = keys.intern(&done.key);
                 let measured_send = done.intended >= warmup_us;
@@ -560,7 +552,9 @@ async fn collect(
                     done.done,
                     measured_send,
                 );
+                recorder.sent(done.sent);
                 if let Ok(mut l) = live.lock() {
+                    l.counts.attempted += 1;
                     match outcome {
                         Outcome::Ok { partition, offset } => {
                             l.counts.acked += 1;
