@@ -220,12 +220,10 @@ pub async fn run(
     ));
     wait_for_assignment(plan, &live).await;
 
-    // Producers, on the run clock.
-    let run_start = Instant::now();
-    let start_epoch_us = now_us();
-    epoch0.store(start_epoch_us, Ordering::Relaxed);
+    // Producer clients are created (and connected) before the run clock starts, so their
+    // set-up is not counted as time spent sending.
     let total_instances: u32 = plan.producers.iter().map(|p| p.instances).sum();
-    let mut producer_tasks = Vec::new();
+    let mut producers = Vec::new();
     let mut producer_id = 0u32;
     for p in &plan.producers {
         let topic_id = p.topic as TopicId;
@@ -275,15 +273,20 @@ pub async fn run(
                 stop_at_us,
                 max_in_flight: p.max_in_flight,
             };
-            producer_tasks.push(tokio::spawn(produce(
-                spec,
-                driver,
-                tx.clone(),
-                run_start,
-                start_epoch_us,
-            )));
+            producers.push((spec, driver));
         }
     }
+
+    // Producers, on the run clock.
+    let run_start = Instant::now();
+    let start_epoch_us = now_us();
+    epoch0.store(start_epoch_us, Ordering::Relaxed);
+    let producer_tasks: Vec<_> = producers
+        .into_iter()
+        .map(|(spec, driver)| {
+            tokio::spawn(produce(spec, driver, tx.clone(), run_start, start_epoch_us))
+        })
+        .collect();
     for task in producer_tasks {
         task.await
             .map_err(|e| RunError::Client(format!("producer task: {e}")))?;
