@@ -18,6 +18,11 @@ fn harness(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Fails with both output streams unless the process exited with `code`.
+fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(o.status.code(), Some(code), "{}\n{}", stdout(o), stderr(o));
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -92,13 +97,7 @@ fn shipped_scenarios_pass_and_write_the_result_contract() {
         "--out",
         out.path().to_str().unwrap(),
     ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    assert_exit(&output, 0);
     assert!(stdout(&output).contains("PASS  audit-flood"));
     assert!(stdout(&output).contains("PASS  account-ordering"));
     let results = results(out.path());
@@ -208,13 +207,7 @@ fn a_failed_slo_exits_1_and_is_named() {
         "--out",
         dir.path().join("out").to_str().unwrap(),
     ]);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    assert_exit(&output, 1);
     let text = stdout(&output);
     assert!(text.contains("FAIL  impossible"), "{text}");
     assert!(
@@ -242,13 +235,7 @@ fn rskafka_producers_and_reader_pass() {
         "--out",
         dir.path().to_str().unwrap(),
     ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    assert_exit(&output, 0);
     let r = &results(dir.path())[0];
     assert_eq!(r["counts"]["acked"], 3000);
     assert_eq!(r["counts"]["consumed"], 3000);
@@ -266,13 +253,7 @@ fn the_mock_runs_scenarios_and_says_it_is_a_mock() {
         "--out",
         dir.path().to_str().unwrap(),
     ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    assert_exit(&output, 0);
     assert!(stdout(&output).contains("NOT A REAL BROKER"));
     let r = &results(dir.path())[0];
     assert_eq!(r["cluster"]["kind"], "mock");
@@ -316,13 +297,7 @@ async fn an_external_cluster_runs_scenarios() {
     })
     .await
     .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    assert_exit(&output, 0);
     assert_eq!(results(dir.path())[0]["cluster"]["kind"], "external");
 }
 
@@ -336,12 +311,7 @@ fn bad_scenarios_exit_2_before_any_broker_starts() {
     );
     for command in ["run", "validate"] {
         let output = harness(&[command, "scenarios/audit-flood.toml", bad.to_str().unwrap()]);
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{command}: {}",
-            stderr(&output)
-        );
+        assert_exit(&output, 2);
         let err = stderr(&output);
         assert!(
             err.contains("bad.toml:") && err.contains("rate") && err.contains("5000/s"),
@@ -354,5 +324,5 @@ fn bad_scenarios_exit_2_before_any_broker_starts() {
         "scenarios/audit-flood.toml",
         "scenarios/account-ordering.toml",
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_exit(&output, 0);
 }
