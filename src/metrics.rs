@@ -19,13 +19,13 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The largest latency recorded exactly (one hour); larger values are clamped.
 const MAX_US: u64 = 3_600_000_000;
 
 /// Percentiles of one histogram, in microseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Values recorded.
     pub count: u64,
@@ -39,6 +39,40 @@ pub struct Percentiles {
     pub p999: u64,
     /// Largest value.
     pub max: u64,
+}
+
+/// One point of a latency percentile spectrum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SpectrumPoint {
+    /// Percentile, 0 to 100.
+    pub percentile: f64,
+    /// Latency at that percentile, in microseconds.
+    pub value_us: u64,
+}
+
+/// The percentile spectrum of `h`, as HdrHistogram plots it: points that halve the distance
+/// to 100% (50, 75, 87.5, ...), five per halving, ending at the maximum. Empty when `h` is.
+pub fn spectrum(h: &Histogram<u64>) -> Vec<SpectrumPoint> {
+    let mut points: Vec<SpectrumPoint> = Vec::new();
+    if h.is_empty() {
+        return points;
+    }
+    for v in h.iter_quantiles(5) {
+        let point = SpectrumPoint {
+            percentile: v.quantile_iterated_to() * 100.0,
+            value_us: h.highest_equivalent(v.value_iterated_to()),
+        };
+        if points
+            .last()
+            .is_none_or(|p| p.percentile < point.percentile)
+        {
+            points.push(point);
+        }
+        if point.percentile >= 100.0 {
+            break;
+        }
+    }
+    points
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -58,7 +92,7 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
 }
 
 /// One second of the run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Second {
     /// Seconds since the run started.
     pub t: u64,
@@ -238,6 +272,22 @@ mod tests {
         let p = percentiles(&r.e2e);
         assert_eq!(p.count, 1);
         assert!((2_990..=3_010).contains(&p.p50));
+    }
+
+    #[test]
+    fn spectrum_climbs_to_the_maximum() {
+        let mut h = new_histogram();
+        for v in 1..=10_000u64 {
+            h.record(v).unwrap();
+        }
+        let s = spectrum(&h);
+        assert!(s.len() > 20, "{} points", s.len());
+        assert!(s.windows(2).all(|w| w[0].percentile < w[1].percentile));
+        assert!(s.windows(2).all(|w| w[0].value_us <= w[1].value_us));
+        let last = s.last().unwrap();
+        assert_eq!(last.percentile, 100.0);
+        assert!(last.value_us >= 9_990);
+        assert!(spectrum(&new_histogram()).is_empty());
     }
 
     #[test]

@@ -9,15 +9,17 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::check::{CheckResult, Verdict};
-use crate::metrics::{Percentiles, Second, percentiles};
+use crate::metrics::{Percentiles, Second, SpectrumPoint, percentiles, spectrum};
 use crate::runner::Evidence;
 use crate::scenario::{LatencyMetric, Plan, Slo};
 
 /// The cluster a run used.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClusterInfo {
     /// embedded, mock, external or container.
     pub kind: String,
@@ -30,7 +32,7 @@ pub struct ClusterInfo {
 }
 
 /// Totals; the anomaly counts come from the checks.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Counts {
     /// Sends invoked.
     pub attempted: u64,
@@ -48,12 +50,15 @@ pub struct Counts {
     pub duplicated: u64,
     /// Per-key order violations.
     pub order_violations: u64,
-    /// Aborted records seen by read_committed consumers (transactions: not yet exercised).
+    /// Records of aborted transactions seen by consumers or in the committed log.
     pub aborted_reads: u64,
+    /// Committed transactions only partly visible.
+    #[serde(default)]
+    pub torn_transactions: u64,
 }
 
 /// Measured-phase throughput.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Throughput {
     /// Acknowledged messages per second.
     pub produced_msgs_per_s: f64,
@@ -64,7 +69,7 @@ pub struct Throughput {
 }
 
 /// Latency percentiles in microseconds.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Latency {
     /// Acknowledgement latency (from the actual send).
     pub ack: Percentiles,
@@ -74,8 +79,106 @@ pub struct Latency {
     pub send_delay: Percentiles,
 }
 
+/// Latency percentile spectra (see [`crate::metrics::spectrum`]), for charts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Spectra {
+    /// Acknowledgement latency.
+    pub ack: Vec<SpectrumPoint>,
+    /// End-to-end latency.
+    pub e2e: Vec<SpectrumPoint>,
+}
+
+/// A change in a consumer group's membership or assignment, for the timeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupChange {
+    /// Seconds since the run started.
+    pub at_s: f64,
+    /// The consumer instance.
+    pub consumer: u32,
+    /// assigned, revoked, joined, left or crashed.
+    pub change: String,
+    /// Partitions assigned or revoked (0 for joined, left, crashed).
+    pub partitions: usize,
+}
+
+/// How the consumer groups behaved.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GroupReport {
+    /// The group protocol used: `classic` or `consumer` (KIP-848).
+    pub protocol: String,
+    /// Rebalances seen (assignment changes across the group, counted once per moment).
+    pub rebalances: u64,
+    /// Total partition-seconds partitions spent without an owner after the first assignment.
+    pub unassigned_partition_s: f64,
+    /// Every membership and assignment change.
+    pub changes: Vec<GroupChange>,
+}
+
+/// How long producers went without acknowledgements (faults make these interesting).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Availability {
+    /// The longest time, in seconds, in which no send was acknowledged while sends were due.
+    pub longest_ack_gap_s: f64,
+    /// When that gap began, seconds since the run started.
+    pub gap_started_at_s: f64,
+    /// Seconds from the first fault until acknowledgements were back at half the pre-fault
+    /// rate; absent without faults or when they never recovered.
+    pub recovery_s: Option<f64>,
+}
+
+/// Transactions run by transactional producers and stages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Transactions {
+    /// Committed.
+    pub committed: u64,
+    /// Aborted, on purpose or after an error.
+    pub aborted: u64,
+    /// Commit outcome unknown (e.g. a timeout during commit).
+    pub indeterminate: u64,
+}
+
+/// The machine a run used.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HostInfo {
+    /// Host name.
+    pub name: String,
+    /// Operating system and architecture.
+    pub os: String,
+    /// Logical CPUs.
+    pub cpus: usize,
+}
+
+impl HostInfo {
+    /// The machine this process runs on.
+    pub fn this_machine() -> HostInfo {
+        HostInfo {
+            name: nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_default(),
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        }
+    }
+}
+
+fn partition_counts(evidence: &Evidence) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for r in &evidence.log.records {
+        let topic = evidence
+            .history
+            .topics
+            .get(r.topic as usize)
+            .map_or("?", String::as_str);
+        *counts
+            .entry(format!("{topic}/{}", r.partition))
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
 /// A fault applied during the run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Fault {
     /// Seconds since the run started.
     pub at_s: f64,
@@ -88,7 +191,7 @@ pub struct Fault {
 }
 
 /// Everything a run found: rendered to `result.json`, the terminal and (later) HTML.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResult {
     /// Scenario name.
     pub scenario: String,
@@ -112,7 +215,7 @@ pub struct RunResult {
     pub throughput: Throughput,
     /// Latency in the measured phase.
     pub latency_us: Latency,
-    /// Faults applied (none yet: the nemesis is a later feature).
+    /// Faults applied, in order.
     pub faults: Vec<Fault>,
     /// One entry per second.
     pub timeline: Vec<Second>,
@@ -122,6 +225,36 @@ pub struct RunResult {
     pub drained: bool,
     /// HdrHistogram interval logs written beside the result.
     pub histogram_logs: Vec<String>,
+    /// Latency percentile spectra of the measured phase.
+    #[serde(default)]
+    pub latency_spectrum: Spectra,
+    /// Consumer-group behaviour, when the scenario has group consumers.
+    #[serde(default)]
+    pub group: Option<GroupReport>,
+    /// Producer unavailability, from the acknowledgement timeline.
+    #[serde(default)]
+    pub availability: Option<Availability>,
+    /// Transaction totals, when the scenario uses transactions.
+    #[serde(default)]
+    pub transactions: Option<Transactions>,
+    /// The scenario as run, defaults filled in.
+    #[serde(default)]
+    pub plan: serde_json::Value,
+    /// Client library versions, by driver name.
+    #[serde(default)]
+    pub clients: BTreeMap<String, String>,
+    /// The machine.
+    #[serde(default)]
+    pub host: HostInfo,
+    /// Wall-clock start, seconds since the UNIX epoch.
+    #[serde(default)]
+    pub started_at_epoch_s: f64,
+    /// Broker log files (embedded clusters), absolute paths.
+    #[serde(default)]
+    pub broker_logs: Vec<String>,
+    /// Per-partition record counts in the log, `topic/partition` to count, for skew charts.
+    #[serde(default)]
+    pub partition_counts: BTreeMap<String, u64>,
 }
 
 /// Judges SLOs against the measured figures.
@@ -209,7 +342,8 @@ pub fn build(
             lost: count_of("lost_write"),
             duplicated: count_of("duplicate_write"),
             order_violations: count_of("order_violation"),
-            aborted_reads: 0,
+            aborted_reads: count_of("aborted_read"),
+            torn_transactions: count_of("torn_transaction"),
         },
         throughput: Throughput {
             produced_msgs_per_s: evidence.measured_acked as f64 / evidence.measured_s,
@@ -222,6 +356,19 @@ pub fn build(
             send_delay: percentiles(&evidence.recorder.send_delay),
         },
         faults: Vec::new(),
+        latency_spectrum: Spectra {
+            ack: spectrum(&evidence.recorder.ack),
+            e2e: spectrum(&evidence.recorder.e2e),
+        },
+        group: None,
+        availability: None,
+        transactions: None,
+        plan: serde_json::Value::Null,
+        clients: BTreeMap::new(),
+        host: HostInfo::this_machine(),
+        started_at_epoch_s: evidence.start_epoch_s,
+        broker_logs: Vec::new(),
+        partition_counts: partition_counts(evidence),
         timeline: evidence.recorder.timeline.clone(),
         measured_s: evidence.measured_s,
         drained: evidence.drained,

@@ -60,8 +60,46 @@ pub async fn execute(
         kafka_version: cluster.kafka_version(),
         bootstrap: cluster.bootstrap_servers(),
     };
-    let result = report::build(plan, &run_id, seed, info, &evidence, checks, logs);
+    let mut result = report::build(plan, &run_id, seed, info, &evidence, checks, logs);
+    result.clients = client_versions();
+    result.broker_logs = copy_broker_logs(cluster, &dir);
     report::write_json(&result, &dir)
         .map_err(|e| RunError::Client(format!("writing result.json: {e}")))?;
     Ok((result, dir))
+}
+
+/// The client libraries in this build, by driver name.
+fn client_versions() -> std::collections::BTreeMap<String, String> {
+    let (_, librdkafka) = rdkafka::util::get_rdkafka_version();
+    [
+        ("rdkafka".to_owned(), format!("librdkafka {librdkafka}")),
+        ("rskafka".to_owned(), "rskafka 0.6".to_owned()),
+    ]
+    .into()
+}
+
+/// Copies each broker's log into `dir/brokers/`, so the report can link to it after the
+/// cluster (and its work directory) is gone; returns the paths relative to `dir`.
+fn copy_broker_logs(cluster: &dyn Cluster, dir: &Path) -> Vec<String> {
+    let logs = cluster.broker_logs();
+    if logs.is_empty() {
+        return Vec::new();
+    }
+    let target = dir.join("brokers");
+    if let Err(e) = std::fs::create_dir_all(&target) {
+        tracing::warn!("could not keep broker logs: {e}");
+        return Vec::new();
+    }
+    logs.into_iter()
+        .filter_map(|(node, path)| {
+            let name = format!("brokers/node-{node}.log");
+            match std::fs::copy(&path, dir.join(&name)) {
+                Ok(_) => Some(name),
+                Err(e) => {
+                    tracing::warn!("could not copy {}: {e}", path.display());
+                    None
+                }
+            }
+        })
+        .collect()
 }

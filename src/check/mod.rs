@@ -153,7 +153,7 @@ pub use writes::{duplicate_write, lost_write, order_violation};
 pub const MAX_EXAMPLES: usize = 5;
 
 /// What a check concluded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// No anomaly.
@@ -206,7 +206,7 @@ impl fmt::Display for Verdict {
 }
 
 /// One instance of an anomaly, for a person to look up.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Example {
     /// The message key (lossy UTF-8), when known.
     pub key: Option<String>,
@@ -229,7 +229,7 @@ pub struct Example {
 }
 
 /// The outcome of one check.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// The check's name ([`CheckName::as_str`]).
     pub name: String,

@@ -166,6 +166,11 @@ pub trait Cluster: Send + Sync {
     /// What this backend can do.
     fn capabilities(&self) -> Vec<Capability>;
 
+    /// Each node's log file, for backends that own their brokers; empty otherwise.
+    fn broker_logs(&self) -> Vec<(NodeId, std::path::PathBuf)> {
+        Vec::new()
+    }
+
     /// Creates a topic and returns once every partition has a leader. By default through
     /// librdkafka's admin API and metadata.
     async fn create_topic(&self, spec: &TopicSpec) -> Result<(), ClusterError> {

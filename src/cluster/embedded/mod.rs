@@ -642,6 +642,13 @@ impl Cluster for EmbeddedCluster {
         self.nodes.iter().map(|n| n.layout.id).collect()
     }
 
+    fn broker_logs(&self) -> Vec<(NodeId, PathBuf)> {
+        self.nodes
+            .iter()
+            .map(|n| (n.layout.id, n.layout.log_path()))
+            .collect()
+    }
+
     fn capabilities(&self) -> Vec<Capability> {
         vec![
             Capability::Kill,
