@@ -252,6 +252,11 @@ pub struct RunResult {
     /// Broker log files (embedded clusters), absolute paths.
     #[serde(default)]
     pub broker_logs: Vec<String>,
+    /// Regression limits for `compare`, from the scenario's `[checks.regression]`: metric
+    /// name (`throughput`, `ack_p99`, `e2e_p50`, ...) to the largest allowed regression as a
+    /// fraction (0.1 is 10%). Metrics not named use the command line's `--max-regression`.
+    #[serde(default)]
+    pub regression_limits: BTreeMap<String, f64>,
     /// Per-partition record counts in the log, `topic/partition` to count, for skew charts.
     #[serde(default)]
     pub partition_counts: BTreeMap<String, u64>,
@@ -368,6 +373,7 @@ pub fn build(
         host: HostInfo::this_machine(),
         started_at_epoch_s: evidence.start_epoch_s,
         broker_logs: Vec::new(),
+        regression_limits: BTreeMap::new(),
         partition_counts: partition_counts(evidence),
         timeline: evidence.recorder.timeline.clone(),
         measured_s: evidence.measured_s,
