@@ -177,3 +177,17 @@ impl KeyInterner {
         self.keys
     }
 }
+
+/// A fault the nemesis applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultRecord {
+    /// When it took effect (or failed).
+    pub at: Micros,
+    /// kill, terminate, restart, pause, resume, add_consumer, remove_consumer,
+    /// crash_consumer.
+    pub action: String,
+    /// What it hit, e.g. `node 2 (leader of orders/0)` or `consumer workers#3`.
+    pub target: String,
+    /// `ok`, or why it failed.
+    pub outcome: String,
+}

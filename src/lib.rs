@@ -25,6 +25,7 @@ pub mod driver;
 pub mod history;
 pub mod logreader;
 pub mod metrics;
+pub mod nemesis;
 pub mod report;
 pub mod run;
 pub mod runner;

@@ -154,7 +154,7 @@ impl Cluster for ContainerCluster {
     }
 
     fn capabilities(&self) -> Vec<Capability> {
-        vec![Capability::Pause, Capability::Resume]
+        ClusterKind::Container.capabilities()
     }
 
     async fn apply(&self, node: NodeId, op: NodeOp) -> Result<(), ClusterError> {

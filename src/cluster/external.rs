@@ -81,7 +81,7 @@ impl Cluster for ExternalCluster {
     }
 
     fn capabilities(&self) -> Vec<Capability> {
-        Vec::new()
+        ClusterKind::External.capabilities()
     }
 
     async fn apply(&self, node: NodeId, op: NodeOp) -> Result<(), ClusterError> {

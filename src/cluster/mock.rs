@@ -159,7 +159,7 @@ impl Cluster for MockCluster {
     /// `Kill` takes a broker down (it refuses connections), `Restart` brings it back. Neither
     /// moves partition leadership: the mock has no controller.
     fn capabilities(&self) -> Vec<Capability> {
-        vec![Capability::Kill, Capability::Restart]
+        ClusterKind::Mock.capabilities()
     }
 
     async fn create_topic(&self, spec: &TopicSpec) -> Result<(), ClusterError> {

@@ -53,6 +53,25 @@ impl fmt::Display for ClusterKind {
     }
 }
 
+impl ClusterKind {
+    /// What a backend of this kind can do, known before one is started.
+    pub fn capabilities(self) -> Vec<Capability> {
+        match self {
+            ClusterKind::Embedded => vec![
+                Capability::Kill,
+                Capability::Terminate,
+                Capability::Restart,
+                Capability::Pause,
+                Capability::Resume,
+                Capability::ControllerQuery,
+            ],
+            ClusterKind::Mock => vec![Capability::Kill, Capability::Restart],
+            ClusterKind::External => Vec::new(),
+            ClusterKind::Container => vec![Capability::Pause, Capability::Resume],
+        }
+    }
+}
+
 /// A fault or repair applied to one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NodeOp {

@@ -10,6 +10,7 @@
 //! straight to the Kafka client; harness keys never mix with them. The keys are documented
 //! in `docs/scenarios.md`.
 
+pub mod faults;
 pub mod units;
 
 use std::collections::BTreeMap;
@@ -17,11 +18,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::check::CheckName;
 use crate::workload::{KeyDistribution, Template};
+pub use faults::{BrokerTarget, FaultAction, FaultPlan, FaultTarget, Trigger};
 pub use units::Rate;
 
 /// A scenario that failed to parse or validate.
@@ -39,7 +41,7 @@ pub struct ScenarioError {
 }
 
 /// Which client implementation a producer or consumer uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DriverKind {
     /// librdkafka through the rdkafka crate: idempotence, transactions, consumer groups.
@@ -58,13 +60,16 @@ impl fmt::Display for DriverKind {
 }
 
 /// When a group consumer commits offsets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CommitMode {
     /// The client's periodic auto-commit.
     Auto,
     /// Commit each record's offset after it has been processed (at-least-once).
     AfterProcessing,
+    /// Commit each record's offset, synchronously, before processing it (at-most-once: a
+    /// crash while processing loses the record). For showing what that costs.
+    BeforeProcessing,
 }
 
 // ----- raw file structure -------------------------------------------------------------
@@ -90,6 +95,38 @@ struct RawScenario {
     consumers: Vec<RawConsumer>,
     #[serde(default)]
     checks: RawChecks,
+    #[serde(default)]
+    stages: Vec<RawStage>,
+    #[serde(default)]
+    faults: Vec<faults::RawFault>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    name: Spanned<String>,
+    #[serde(default = "rdkafka_driver")]
+    driver: Spanned<DriverKind>,
+    #[serde(default = "one")]
+    instances: Spanned<i64>,
+    input: Spanned<String>,
+    output: Spanned<String>,
+    group: Spanned<String>,
+    transaction_every: Spanned<i64>,
+    #[serde(default)]
+    client: BTreeMap<String, toml::Value>,
+}
+
+fn rdkafka_driver() -> Spanned<DriverKind> {
+    Spanned::new(0..0, DriverKind::Rdkafka)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTransactions {
+    every: Spanned<i64>,
+    #[serde(default)]
+    abort: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,6 +166,7 @@ struct RawProducer {
     keys: RawKeys,
     rate: Spanned<String>,
     max_in_flight: Option<Spanned<i64>>,
+    transactions: Option<Spanned<RawTransactions>>,
     #[serde(default)]
     client: BTreeMap<String, toml::Value>,
 }
@@ -169,7 +207,7 @@ struct RawChecks {
 // ----- the validated plan -------------------------------------------------------------
 
 /// A validated scenario, ready to run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
     /// Scenario name.
     pub name: String,
@@ -180,12 +218,15 @@ pub struct Plan {
     /// Seed for every random choice.
     pub seed: u64,
     /// How long producers send (after warm-up), unless `messages` is set.
+    #[serde(with = "humantime_serde")]
     pub duration: Option<Duration>,
     /// How many messages producers send in all, instead of a duration.
     pub messages: Option<u64>,
     /// Sending time excluded from latency and throughput figures.
+    #[serde(with = "humantime_serde")]
     pub warmup: Duration,
     /// How long consumers may take to catch up after producers stop.
+    #[serde(with = "humantime_serde")]
     pub drain_timeout: Duration,
     /// Cluster needs.
     pub cluster: ClusterNeeds,
@@ -197,10 +238,71 @@ pub struct Plan {
     pub consumers: Vec<ConsumerPlan>,
     /// What to check.
     pub checks: ChecksPlan,
+    /// Consume-transform-produce stages.
+    pub stages: Vec<StagePlan>,
+    /// The nemesis' schedule.
+    pub faults: Vec<FaultPlan>,
+}
+
+impl Plan {
+    /// Refuses a scenario whose faults the cluster backend `kind` cannot apply, naming the
+    /// fault's place in the file and what the backend can do.
+    pub fn check_backend(&self, kind: crate::cluster::ClusterKind) -> Result<(), ScenarioError> {
+        let can = kind.capabilities();
+        for (i, fault) in self.faults.iter().enumerate() {
+            if let Some(missing) = fault.needs().into_iter().find(|n| !can.contains(n)) {
+                return Err(ScenarioError {
+                    file: self.file.clone(),
+                    line: fault.position.0,
+                    column: fault.position.1,
+                    message: format!(
+                        "`faults[{i}]` ({}) needs {missing:?}, which the {kind} cluster cannot do (it can: {can:?}); run it with --cluster embedded",
+                        fault.action.name()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any producer or stage uses transactions.
+    pub fn has_transactions(&self) -> bool {
+        !self.stages.is_empty() || self.producers.iter().any(|p| p.transactions.is_some())
+    }
+}
+
+/// Transactions of a producer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TransactionPlan {
+    /// Messages per transaction.
+    pub every: u32,
+    /// The share of transactions aborted on purpose (seeded), 0 to below 1.
+    pub abort_ratio: f64,
+}
+
+/// A consume-transform-produce stage: reads `input` in a consumer group (read_committed),
+/// writes each record to `output` and commits its input offsets in the same transaction,
+/// every `transaction_every` records.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StagePlan {
+    /// Name.
+    pub name: String,
+    /// Number of instances (members of the group).
+    pub instances: u32,
+    /// Index into [`Plan::topics`] of the topic read.
+    pub input: usize,
+    /// Index into [`Plan::topics`] of the topic written.
+    pub output: usize,
+    /// Consumer group id.
+    pub group: String,
+    /// Records per transaction.
+    pub transaction_every: u32,
+    /// Settings passed straight to the client (consumer and producer alike).
+    pub client: BTreeMap<String, String>,
 }
 
 /// What the scenario needs of the cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterNeeds {
     /// Nodes (embedded backend).
     pub brokers: usize,
@@ -211,7 +313,7 @@ pub struct ClusterNeeds {
 }
 
 /// A topic to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TopicPlan {
     /// Name.
     pub name: String,
@@ -224,7 +326,7 @@ pub struct TopicPlan {
 }
 
 /// A group of identical producer instances.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProducerPlan {
     /// Name.
     pub name: String,
@@ -246,12 +348,14 @@ pub struct ProducerPlan {
     pub rate: Rate,
     /// Bound on unacknowledged sends per instance.
     pub max_in_flight: usize,
+    /// Transactions, when the producer is transactional.
+    pub transactions: Option<TransactionPlan>,
     /// Settings passed straight to the client.
     pub client: BTreeMap<String, String>,
 }
 
 /// A group of identical consumer instances.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConsumerPlan {
     /// Name.
     pub name: String,
@@ -266,13 +370,14 @@ pub struct ConsumerPlan {
     /// Commit mode (rdkafka only).
     pub commit: CommitMode,
     /// Simulated work per record.
+    #[serde(with = "humantime_serde")]
     pub processing_time: Duration,
     /// Settings passed straight to the client.
     pub client: BTreeMap<String, String>,
 }
 
 /// Which checks run and their limits.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChecksPlan {
     /// Anomaly checks enabled.
     pub anomalies: Vec<CheckName>,
@@ -285,7 +390,7 @@ pub struct ChecksPlan {
 }
 
 /// Which latency figure an SLO bounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum LatencyMetric {
     /// Send to acknowledgement, from the intended send time.
     Ack,
@@ -296,7 +401,7 @@ pub enum LatencyMetric {
 }
 
 /// A bound the run must meet.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub enum Slo {
     /// A latency percentile (0-100; 100 means max) at most `max`.
     Latency {
@@ -305,6 +410,7 @@ pub enum Slo {
         /// Percentile.
         percentile: f64,
         /// Bound.
+        #[serde(with = "humantime_serde")]
         max: Duration,
     },
     /// Acknowledged messages per second (measured phase) at least this.
@@ -586,6 +692,36 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
             Some(m) => in_range(at, &f("max_in_flight"), m, 1..=1_000_000)? as usize,
             None => 10_000,
         };
+        let transactions = match &p.transactions {
+            None => None,
+            Some(t) => {
+                if *p.driver.get_ref() != DriverKind::Rdkafka {
+                    return Err(at.field(
+                        &f("driver"),
+                        &p.driver,
+                        "transactions need driver = \"rdkafka\" (rskafka has no transactions)",
+                    ));
+                }
+                let every = in_range(
+                    at,
+                    &f("transactions.every"),
+                    &t.get_ref().every,
+                    1..=100_000,
+                )? as u32;
+                let abort_ratio = match &t.get_ref().abort {
+                    Some(a) if !(0.0..1.0).contains(a.get_ref()) => {
+                        return Err(at.field(
+                            &f("transactions.abort"),
+                            a,
+                            "the share of transactions aborted on purpose must be from 0 to below 1, like 0.1",
+                        ));
+                    }
+                    Some(a) => *a.get_ref(),
+                    None => 0.0,
+                };
+                Some(TransactionPlan { every, abort_ratio })
+            }
+        };
         producers.push(ProducerPlan {
             name: p.name.get_ref().clone(),
             driver: *p.driver.get_ref(),
@@ -597,6 +733,7 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
             key_distribution,
             rate,
             max_in_flight,
+            transactions,
             client: client_settings(&p.client),
         });
     }
@@ -668,6 +805,42 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
         });
     }
 
+    let mut stages = Vec::new();
+    for (i, st) in raw.stages.iter().enumerate() {
+        let f = |name: &str| format!("stages[{i}].{name}");
+        if *st.driver.get_ref() != DriverKind::Rdkafka {
+            return Err(at.field(
+                &f("driver"),
+                &st.driver,
+                "a transactional stage needs driver = \"rdkafka\" (rskafka has no transactions or groups)",
+            ));
+        }
+        let input = topic_index(&f("input"), &st.input)?;
+        let output = topic_index(&f("output"), &st.output)?;
+        if input == output {
+            return Err(at.field(
+                &f("output"),
+                &st.output,
+                "must differ from `input`: a stage reads one topic and writes another",
+            ));
+        }
+        stages.push(StagePlan {
+            name: st.name.get_ref().clone(),
+            instances: in_range(at, &f("instances"), &st.instances, 1..=16)? as u32,
+            input,
+            output,
+            group: st.group.get_ref().clone(),
+            transaction_every: in_range(
+                at,
+                &f("transaction_every"),
+                &st.transaction_every,
+                1..=10_000,
+            )? as u32,
+            client: client_settings(&st.client),
+        });
+    }
+    let faults = faults::validate(at, &raw.faults, brokers, &topics, &consumers)?;
+
     let checks = validate_checks(at, &raw.checks, !consumers.is_empty())?;
     Ok(Plan {
         name: raw.name.into_inner(),
@@ -683,6 +856,8 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
         producers,
         consumers,
         checks,
+        stages,
+        faults,
     })
 }
 

@@ -191,6 +191,8 @@ fn strings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 fn valid_scenario_parses_into_the_expected_plan() {
     let plan = parse_ok(&valid());
     let expected = Plan {
+        faults: Vec::new(),
+        stages: Vec::new(),
         name: "account-ordering".into(),
         description:
             "Webhook events keyed by account_id (zipf), per-account order, commit after processing"
@@ -216,6 +218,7 @@ fn valid_scenario_parses_into_the_expected_plan() {
             config: strings(&[("cleanup.policy", "delete"), ("min.insync.replicas", "2")]),
         }],
         producers: vec![ProducerPlan {
+            transactions: None,
             name: "event-source".into(),
             driver: DriverKind::Rdkafka,
             instances: 2,
@@ -643,7 +646,7 @@ fn values_of_the_wrong_type_name_the_field() {
         &[
             "`consumers.commit`",
             "`sometimes`",
-            "`auto` or `after_processing`",
+            "`auto`, `after_processing`",
         ],
     );
 }
@@ -1253,4 +1256,224 @@ rate = "max"
         "{err}"
     );
     assert!(err.message.contains("zipf"), "{err}");
+}
+
+// ----- faults, transactions, stages ----------------------------------------------------
+
+const FAULTS: &str = r#"
+[[faults]]
+action = "kill"
+target = "leader"
+topic = "webhook-events"
+partition = 3
+at = "20s"
+every = "10s"
+times = 3
+restart_after = "5s"
+
+[[faults]]
+action = "crash_consumer"
+consumer = "webhook-workers"
+after_acks = 5000
+
+[[faults]]
+action = "pause"
+target = 2
+at = "1m"
+"#;
+
+fn with_faults() -> String {
+    [valid().as_str(), FAULTS].concat()
+}
+
+#[test]
+fn faults_parse_into_the_schedule() {
+    let plan = parse_ok(&with_faults());
+    assert_eq!(plan.faults.len(), 3);
+    let kill = &plan.faults[0];
+    assert_eq!(
+        kill.action,
+        FaultAction::Broker(crate::cluster::NodeOp::Kill)
+    );
+    assert_eq!(
+        kill.target,
+        FaultTarget::Broker(BrokerTarget::Leader {
+            topic: 0,
+            partition: 3
+        })
+    );
+    assert_eq!(kill.trigger, Trigger::At(Duration::from_secs(20)));
+    assert_eq!(kill.every, Some(Duration::from_secs(10)));
+    assert_eq!(kill.times, 3);
+    assert_eq!(kill.undo_after, Some(Duration::from_secs(5)));
+    assert_eq!(plan.faults[1].action, FaultAction::CrashConsumer);
+    assert_eq!(plan.faults[1].target, FaultTarget::Consumer(0));
+    assert_eq!(plan.faults[1].trigger, Trigger::AfterAcks(5000));
+    assert_eq!(
+        plan.faults[2].target,
+        FaultTarget::Broker(BrokerTarget::Node(2))
+    );
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(json["faults"][0]["action"], "kill");
+    assert_eq!(json["faults"][0]["every"], "10s");
+}
+
+#[test]
+fn bad_faults_are_refused_where_they_are_written() {
+    let f = with_faults();
+    fails_at(
+        &edit(&f, "action = \"kill\"", "action = \"nuke\""),
+        "\"nuke\"",
+        &["faults[0].action", "expected kill, terminate"],
+    );
+    fails_at(
+        &edit(&f, "target = 2", "target = 9"),
+        "9\nat",
+        &["faults[2].target", "from 1 to 3"],
+    );
+    fails_at(
+        &edit(&f, "target = 2", "target = \"primary\""),
+        "\"primary\"",
+        &[
+            "faults[2].target",
+            "\"leader\", \"controller\" or \"random\"",
+        ],
+    );
+    fails_at(
+        &edit(&f, "partition = 3", "partition = 12"),
+        "12\nat",
+        &["faults[0].partition", "from 0 to 11"],
+    );
+    fails_at(
+        &edit(
+            &f,
+            "topic = \"webhook-events\"\npartition",
+            "topic = \"nope\"\npartition",
+        ),
+        "\"nope\"",
+        &["faults[0].topic", "no such topic"],
+    );
+    fails_at(
+        &edit(
+            &f,
+            "consumer = \"webhook-workers\"",
+            "consumer = \"ghosts\"",
+        ),
+        "\"ghosts\"",
+        &["faults[1].consumer", "no such consumer table"],
+    );
+    fails_at(
+        &edit(&f, "after_acks = 5000", "after_acks = 5000\nat = \"3s\""),
+        "5000\nat",
+        &["faults[1].after_acks", "either `at` or `after_acks`"],
+    );
+    fails_at(
+        &edit(&f, "at = \"1m\"", "restart_after = \"1s\""),
+        "\"pause\"\ntarget = 2",
+        &["faults[2].action", "needs a time"],
+    );
+    fails_at(
+        &edit(&f, "restart_after = \"5s\"", "restart_after = \"10s\""),
+        "\"10s\"\n\n",
+        &["faults[0].restart_after", "shorter than `every`"],
+    );
+    fails_at(
+        &edit(&f, "every = \"10s\"\n", ""),
+        "3\nrestart_after",
+        &["faults[0].times", "needs `every"],
+    );
+    fails_at(
+        &edit(
+            &f,
+            "after_acks = 5000",
+            "after_acks = 5000\nrestart_after = \"2s\"",
+        ),
+        "\"2s\"\n\n",
+        &["faults[1].restart_after", "only kill, terminate"],
+    );
+    fails_at(
+        &edit(&f, "at = \"1m\"", "at = \"1m\"\nwhen = 1"),
+        "when",
+        &["unknown field `when`"],
+    );
+}
+
+#[test]
+fn faults_the_backend_cannot_apply_are_refused_before_a_run() {
+    use crate::cluster::ClusterKind;
+    let text = with_faults();
+    let plan = parse_ok(&text);
+    assert!(plan.check_backend(ClusterKind::Embedded).is_ok());
+    let e = plan.check_backend(ClusterKind::External).unwrap_err();
+    let (line, column) = position(&text, "\"kill\"", 0);
+    assert_eq!((e.line, e.column), (line, column), "{e}");
+    assert!(
+        e.message.contains("faults[0]") && e.message.contains("external"),
+        "{e}"
+    );
+    assert!(e.message.contains("--cluster embedded"), "{e}");
+    let e = plan.check_backend(ClusterKind::Mock).unwrap_err();
+    assert!(
+        e.message.contains("faults[2]") && e.message.contains("Pause"),
+        "{e}"
+    );
+}
+
+const TRANSACTIONAL: &str = r#"
+[producers.transactions]
+every = 100
+abort = 0.1
+"#;
+
+#[test]
+fn transactions_and_stages_parse_and_are_checked() {
+    let text = valid().replacen(
+        "\n[producers.client]",
+        &format!("{TRANSACTIONAL}\n[producers.client]"),
+        1,
+    );
+    let text = text.replacen(
+        "[[topics]]",
+        "[[topics]]\nname = \"ledger\"\npartitions = 3\n\n[[topics]]",
+        1,
+    );
+    let stage = r#"
+[[stages]]
+name = "enricher"
+input = "webhook-events"
+output = "ledger"
+group = "enricher"
+transaction_every = 50
+"#;
+    let text = [text.as_str(), stage].concat();
+    let plan = parse_ok(&text);
+    assert!(plan.has_transactions());
+    let t = plan.producers[0].transactions.unwrap();
+    assert_eq!((t.every, t.abort_ratio), (100, 0.1));
+    let s = &plan.stages[0];
+    assert_eq!((s.input, s.output, s.transaction_every), (1, 0, 50));
+    fails_at(
+        &edit(&text, "abort = 0.1", "abort = 1.0"),
+        "1.0",
+        &["producers[0].transactions.abort", "below 1"],
+    );
+    fails_at(
+        &edit(&text, "every = 100", "every = 0"),
+        "0\nabort",
+        &["producers[0].transactions.every", "from 1"],
+    );
+    fails_at(
+        &edit(&text, "output = \"ledger\"", "output = \"webhook-events\""),
+        "\"webhook-events\"\ngroup = \"enricher\"",
+        &["stages[0].output", "must differ"],
+    );
+    fails_at(
+        &edit(
+            &text,
+            "transaction_every = 50",
+            "transaction_every = 50\ndriver = \"rskafka\"",
+        ),
+        "\"rskafka\"\n",
+        &["stages[0].driver", "rdkafka"],
+    );
 }

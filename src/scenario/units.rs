@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 /// A send rate: a fixed number per second (open loop) or as fast as possible.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Rate {
     /// Messages per second, with intended send times on a fixed schedule.
     PerSecond(f64),

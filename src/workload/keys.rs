@@ -17,7 +17,8 @@ use super::WorkloadError;
 use super::template::{Template, uuid_text};
 
 /// How often each key index is drawn.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum KeyDistribution {
     /// Every index equally likely.
     Uniform,

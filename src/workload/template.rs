@@ -24,7 +24,8 @@ use super::WorkloadError;
 use super::keys::{key_string, mix64};
 
 /// The shape of the message values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Template {
     /// An HTTP middleware's audit entry (`AuditEntry`), keyed by its request id.
     Audit,

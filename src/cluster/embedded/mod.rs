@@ -650,14 +650,7 @@ impl Cluster for EmbeddedCluster {
     }
 
     fn capabilities(&self) -> Vec<Capability> {
-        vec![
-            Capability::Kill,
-            Capability::Terminate,
-            Capability::Restart,
-            Capability::Pause,
-            Capability::Resume,
-            Capability::ControllerQuery,
-        ]
+        ClusterKind::Embedded.capabilities()
     }
 
     async fn create_topic(&self, spec: &TopicSpec) -> Result<(), ClusterError> {
