@@ -19,6 +19,7 @@
 
 #![deny(unsafe_code, rust_2018_idioms, missing_docs)]
 
+pub mod behaviour;
 pub mod check;
 pub mod cluster;
 pub mod driver;

@@ -1,0 +1,301 @@
+//! How the system behaved under faults, from the History: the longest time producers went
+//! without acknowledgements, how long they took to recover after the first broker fault, and
+//! what consumer groups went through (rebalances, partitions left without an owner).
+//!
+//! ```text
+//!   History (sends, group events) + FaultRecords ──> Availability, GroupReport (result.json)
+//! ```
+//!
+//! Pure functions, like the checkers, but they measure rather than judge.
+
+use std::collections::HashMap;
+
+use crate::history::{FaultRecord, GroupEvent, History, Micros, Outcome, TopicId};
+use crate::report::{Availability, GroupChange, GroupReport};
+
+/// Acknowledgements must come back to this share of the pre-fault rate to count as
+/// recovered.
+const RECOVERED_SHARE: f64 = 0.5;
+/// The window over which rates are compared.
+const WINDOW_US: Micros = 1_000_000;
+/// Group events closer than this belong to one rebalance.
+const REBALANCE_GAP_US: Micros = 2_000_000;
+
+/// The longest stretch without acknowledgements while sends were due, and the time to
+/// recover after the first broker fault (`None` without broker faults, or when the rate never
+/// came back to half of what it was in the second before the fault).
+pub fn availability(history: &History, faults: &[FaultRecord]) -> Option<Availability> {
+    let mut acks: Vec<Micros> = history
+        .sends
+        .iter()
+        .filter(|s| matches!(s.outcome, Outcome::Ok { .. }))
+        .map(|s| s.completed)
+        .collect();
+    if acks.is_empty() {
+        return None;
+    }
+    acks.sort_unstable();
+    let first_due = history.sends.iter().map(|s| s.intended).min()?;
+    let last_due = history.sends.iter().map(|s| s.intended).max()?;
+    // Gaps from the first send due to the first ack, between acks, and from the last ack to
+    // the last send due (if sends were still due after it).
+    let mut longest = (acks[0].saturating_sub(first_due), first_due);
+    for pair in acks.windows(2) {
+        let gap = pair[1] - pair[0];
+        if gap > longest.0 {
+            longest = (gap, pair[0]);
+        }
+    }
+    let last = *acks.last()?;
+    if last_due > last && last_due - last > longest.0 {
+        longest = (last_due - last, last);
+    }
+    let first_fault = faults
+        .iter()
+        .find(|f| f.outcome == "ok" && is_broker_fault(&f.action))
+        .map(|f| f.at);
+    Some(Availability {
+        longest_ack_gap_s: longest.0 as f64 / 1e6,
+        gap_started_at_s: longest.1 as f64 / 1e6,
+        recovery_s: first_fault
+            .and_then(|f| recovery(&acks, f))
+            .map(|us| us as f64 / 1e6),
+    })
+}
+
+fn is_broker_fault(action: &str) -> bool {
+    matches!(action, "kill" | "terminate" | "pause" | "restart")
+}
+
+/// Microseconds from `fault` until a full window after it held at least half as many acks
+/// as the window before it.
+fn recovery(acks: &[Micros], fault: Micros) -> Option<Micros> {
+    let before = acks
+        .iter()
+        .filter(|&&t| t < fault && t + WINDOW_US >= fault)
+        .count();
+    if before == 0 {
+        return None;
+    }
+    let needed = ((before as f64 * RECOVERED_SHARE).ceil() as usize).max(1);
+    let after: Vec<Micros> = acks.iter().copied().filter(|&t| t >= fault).collect();
+    // The earliest end t >= fault + 1 s of a 1-s window (t - 1 s, t] holding `needed` acks:
+    // windows ending at an ack; one ending before fault + 1 s stands for the window ending
+    // there, which holds at least the same acks (all are after the fault).
+    let mut lo = 0;
+    for hi in 0..after.len() {
+        while after[hi] - after[lo] >= WINDOW_US {
+            lo += 1;
+        }
+        if hi + 1 - lo >= needed {
+            return Some(after[hi].max(fault + WINDOW_US) - fault);
+        }
+    }
+    None
+}
+
+/// What the consumer groups went through: every assignment change and consumer fault, the
+/// number of rebalances, and partition-seconds without an owner up to `end`.
+/// `protocols` describes the group protocol of each group, e.g. `classic`.
+pub fn group_report(
+    history: &History,
+    faults: &[FaultRecord],
+    protocols: &[String],
+    end: Micros,
+) -> Option<GroupReport> {
+    if history.group_events.is_empty() && protocols.is_empty() {
+        return None;
+    }
+    let mut changes = Vec::new();
+    let mut moments = Vec::new();
+    let mut owners: HashMap<(TopicId, i32), u32> = HashMap::new();
+    let mut unowned_since: HashMap<(TopicId, i32), Micros> = HashMap::new();
+    let mut unassigned_us: Micros = 0;
+    for event in &history.group_events {
+        let (consumer, at, partitions, assigned) = match event {
+            GroupEvent::Assigned {
+                consumer,
+                at,
+                partitions,
+            } => (*consumer, *at, partitions, true),
+            GroupEvent::Revoked {
+                consumer,
+                at,
+                partitions,
+            } => (*consumer, *at, partitions, false),
+            GroupEvent::Committed { .. } => continue,
+        };
+        if at > end {
+            continue;
+        }
+        moments.push(at);
+        changes.push(GroupChange {
+            at_s: at as f64 / 1e6,
+            consumer,
+            change: if assigned { "assigned" } else { "revoked" }.into(),
+            partitions: partitions.len(),
+        });
+        for &p in partitions {
+            let count = owners.entry(p).or_insert(0);
+            if assigned {
+                *count += 1;
+                if let Some(since) = unowned_since.remove(&p) {
+                    unassigned_us += at - since;
+                }
+            } else {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    unowned_since.insert(p, at);
+                }
+            }
+        }
+    }
+    unassigned_us += unowned_since.values().map(|&s| end - s).sum::<Micros>();
+    for f in faults.iter().filter(|f| f.action.ends_with("_consumer")) {
+        changes.push(GroupChange {
+            at_s: f.at as f64 / 1e6,
+            consumer: f
+                .target
+                .rsplit('#')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(u32::MAX),
+            change: match f.action.as_str() {
+                "add_consumer" => "joined",
+                "remove_consumer" => "left",
+                _ => "crashed",
+            }
+            .into(),
+            partitions: 0,
+        });
+    }
+    changes.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    moments.sort_unstable();
+    let rebalances = moments
+        .iter()
+        .enumerate()
+        .filter(|&(i, &t)| i == 0 || t - moments[i - 1] > REBALANCE_GAP_US)
+        .count() as u64;
+    Some(GroupReport {
+        protocol: protocols.join(", "),
+        rebalances,
+        unassigned_partition_s: unassigned_us as f64 / 1e6,
+        changes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{MsgId, Send};
+
+    fn ack(seq: u64, intended: Micros, completed: Micros) -> Send {
+        Send {
+            id: MsgId { producer: 0, seq },
+            topic: 0,
+            key: 0,
+            intended,
+            completed,
+            outcome: Outcome::Ok {
+                partition: 0,
+                offset: seq as i64,
+            },
+        }
+    }
+
+    fn fault(at: Micros, action: &str, target: &str) -> FaultRecord {
+        FaultRecord {
+            at,
+            action: action.into(),
+            target: target.into(),
+            outcome: "ok".into(),
+        }
+    }
+
+    /// 1000 acks/s, with no acks from 10 s to 13.5 s, then 1000/s again.
+    fn dip() -> History {
+        let mut sends = Vec::new();
+        for i in 0..20_000u64 {
+            let t = i * 1_000;
+            let done = if (10_000_000..13_500_000).contains(&t) {
+                13_500_000 + i
+            } else {
+                t + 500
+            };
+            sends.push(ack(i, t, done));
+        }
+        History {
+            sends,
+            ..History::default()
+        }
+    }
+
+    #[test]
+    fn the_longest_gap_and_the_recovery_are_measured() {
+        let history = dip();
+        let faults = [fault(10_000_000, "kill", "node 2")];
+        let a = availability(&history, &faults).unwrap();
+        assert!(
+            (3.4..3.6).contains(&a.longest_ack_gap_s),
+            "gap {}",
+            a.longest_ack_gap_s
+        );
+        assert!((9.9..10.1).contains(&a.gap_started_at_s));
+        let r = a.recovery_s.unwrap();
+        assert!((3.4..4.6).contains(&r), "recovery {r}");
+        let none = availability(&history, &[]).unwrap();
+        assert_eq!(none.recovery_s, None);
+        assert!(availability(&History::default(), &faults).is_none());
+    }
+
+    #[test]
+    fn a_fault_without_effect_recovers_within_a_window() {
+        let mut history = dip();
+        for s in &mut history.sends {
+            s.completed = s.intended + 500;
+        }
+        let a = availability(&history, &[fault(5_000_000, "pause", "node 1")]).unwrap();
+        assert!(a.longest_ack_gap_s < 0.01);
+        assert!((0.99..1.01).contains(&a.recovery_s.unwrap()));
+    }
+
+    #[test]
+    fn rebalances_and_unowned_time_are_counted() {
+        let mut history = History::default();
+        let p = |n: i32| vec![(0 as TopicId, n)];
+        history.group_events = vec![
+            GroupEvent::Assigned {
+                consumer: 0,
+                at: 1_000_000,
+                partitions: vec![(0, 0), (0, 1)],
+            },
+            GroupEvent::Revoked {
+                consumer: 0,
+                at: 10_000_000,
+                partitions: p(1),
+            },
+            GroupEvent::Assigned {
+                consumer: 1,
+                at: 10_500_000,
+                partitions: p(1),
+            },
+            GroupEvent::Revoked {
+                consumer: 1,
+                at: 30_000_000,
+                partitions: p(1),
+            },
+        ];
+        let faults = [fault(29_000_000, "crash_consumer", "consumer workers#1")];
+        let g = group_report(&history, &faults, &["classic".into()], 40_000_000).unwrap();
+        assert_eq!(g.rebalances, 3);
+        assert!(
+            (10.4..10.6).contains(&g.unassigned_partition_s),
+            "{}",
+            g.unassigned_partition_s
+        );
+        assert_eq!(g.protocol, "classic");
+        assert_eq!(g.changes.len(), 5);
+        assert_eq!(g.changes[3].change, "crashed");
+        assert_eq!(g.changes[3].consumer, 1);
+    }
+}
