@@ -95,8 +95,10 @@ fn recovery(acks: &[Micros], fault: Micros) -> Option<Micros> {
 }
 
 /// What the consumer groups went through: every assignment change and consumer fault, the
-/// number of rebalances, and partition-seconds without an owner up to `end`.
-/// `protocols` describes the group protocol of each group, e.g. `classic`.
+/// number of rebalances, and partition-seconds without an owner up to `end`. A crashed
+/// member holds nothing from the moment it crashed (it no longer processes), though the group
+/// reassigns its partitions only when its session times out: that wait is unowned time.
+/// `protocols` describes the group protocol of each group, e.g. `workers: classic`.
 pub fn group_report(
     history: &History,
     faults: &[FaultRecord],
@@ -106,70 +108,75 @@ pub fn group_report(
     if history.group_events.is_empty() && protocols.is_empty() {
         return None;
     }
-    let mut changes = Vec::new();
-    let mut moments = Vec::new();
-    let mut owners: HashMap<(TopicId, i32), u32> = HashMap::new();
-    let mut unowned_since: HashMap<(TopicId, i32), Micros> = HashMap::new();
-    let mut unassigned_us: Micros = 0;
+    // Assignment changes and consumer faults, in time order: (at, consumer, what, partitions).
+    let mut items: Vec<(Micros, u32, &str, &[(TopicId, i32)])> = Vec::new();
     for event in &history.group_events {
-        let (consumer, at, partitions, assigned) = match event {
+        match event {
             GroupEvent::Assigned {
                 consumer,
                 at,
                 partitions,
-            } => (*consumer, *at, partitions, true),
+            } => items.push((*at, *consumer, "assigned", partitions)),
             GroupEvent::Revoked {
                 consumer,
                 at,
                 partitions,
-            } => (*consumer, *at, partitions, false),
-            GroupEvent::Committed { .. } => continue,
-        };
-        if at > end {
-            continue;
+            } => items.push((*at, *consumer, "revoked", partitions)),
+            GroupEvent::Committed { .. } => {}
         }
-        moments.push(at);
+    }
+    for f in faults.iter().filter(|f| f.outcome == "ok") {
+        let change = match f.action.as_str() {
+            "add_consumer" => "joined",
+            "remove_consumer" => "left",
+            "crash_consumer" => "crashed",
+            _ => continue,
+        };
+        let consumer = f.target.rsplit('#').next().and_then(|n| n.parse().ok());
+        items.push((f.at, consumer.unwrap_or(u32::MAX), change, &[]));
+    }
+    items.sort_by_key(|item| item.0);
+
+    let mut changes = Vec::new();
+    let mut moments = Vec::new();
+    let mut held: HashMap<u32, Vec<(TopicId, i32)>> = HashMap::new();
+    let mut owners: HashMap<(TopicId, i32), u32> = HashMap::new();
+    let mut unowned_since: HashMap<(TopicId, i32), Micros> = HashMap::new();
+    let mut unassigned_us: Micros = 0;
+    for (at, consumer, change, partitions) in items.into_iter().filter(|i| i.0 <= end) {
+        let (gained, lost): (Vec<(TopicId, i32)>, Vec<(TopicId, i32)>) = match change {
+            "assigned" => (partitions.to_vec(), Vec::new()),
+            "revoked" => (Vec::new(), partitions.to_vec()),
+            "crashed" => (Vec::new(), held.remove(&consumer).unwrap_or_default()),
+            _ => (Vec::new(), Vec::new()),
+        };
+        if matches!(change, "assigned" | "revoked") {
+            moments.push(at);
+        }
         changes.push(GroupChange {
             at_s: at as f64 / 1e6,
             consumer,
-            change: if assigned { "assigned" } else { "revoked" }.into(),
-            partitions: partitions.len(),
+            change: change.into(),
+            partitions: gained.len() + lost.len(),
         });
-        for &p in partitions {
+        let mine = held.entry(consumer).or_default();
+        for p in gained {
+            mine.push(p);
+            *owners.entry(p).or_insert(0) += 1;
+            if let Some(since) = unowned_since.remove(&p) {
+                unassigned_us += at - since;
+            }
+        }
+        for p in lost {
+            mine.retain(|q| *q != p);
             let count = owners.entry(p).or_insert(0);
-            if assigned {
-                *count += 1;
-                if let Some(since) = unowned_since.remove(&p) {
-                    unassigned_us += at - since;
-                }
-            } else {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    unowned_since.insert(p, at);
-                }
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                unowned_since.insert(p, at);
             }
         }
     }
     unassigned_us += unowned_since.values().map(|&s| end - s).sum::<Micros>();
-    for f in faults.iter().filter(|f| f.action.ends_with("_consumer")) {
-        changes.push(GroupChange {
-            at_s: f.at as f64 / 1e6,
-            consumer: f
-                .target
-                .rsplit('#')
-                .next()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(u32::MAX),
-            change: match f.action.as_str() {
-                "add_consumer" => "joined",
-                "remove_consumer" => "left",
-                _ => "crashed",
-            }
-            .into(),
-            partitions: 0,
-        });
-    }
-    changes.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
     moments.sort_unstable();
     let rebalances = moments
         .iter()
@@ -206,6 +213,7 @@ mod tests {
     fn fault(at: Micros, action: &str, target: &str) -> FaultRecord {
         FaultRecord {
             at,
+            took: 0,
             action: action.into(),
             target: target.into(),
             outcome: "ok".into(),
@@ -285,17 +293,28 @@ mod tests {
                 partitions: p(1),
             },
         ];
-        let faults = [fault(29_000_000, "crash_consumer", "consumer workers#1")];
-        let g = group_report(&history, &faults, &["classic".into()], 40_000_000).unwrap();
+        // Consumer 1 crashes at 25 s holding partition 1; the group reassigns it at 36 s.
+        history.group_events.pop();
+        history.group_events.push(GroupEvent::Assigned {
+            consumer: 0,
+            at: 36_000_000,
+            partitions: p(1),
+        });
+        let faults = [fault(25_000_000, "crash_consumer", "consumer workers#1")];
+        let g = group_report(&history, &faults, &["workers: classic".into()], 40_000_000).unwrap();
         assert_eq!(g.rebalances, 3);
+        // 0.5 s at 10 s, then 11 s from the crash to the reassignment.
         assert!(
-            (10.4..10.6).contains(&g.unassigned_partition_s),
+            (11.4..11.6).contains(&g.unassigned_partition_s),
             "{}",
             g.unassigned_partition_s
         );
-        assert_eq!(g.protocol, "classic");
-        assert_eq!(g.changes.len(), 5);
-        assert_eq!(g.changes[3].change, "crashed");
-        assert_eq!(g.changes[3].consumer, 1);
+        assert_eq!(g.protocol, "workers: classic");
+        let kinds: Vec<&str> = g.changes.iter().map(|c| c.change.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["assigned", "revoked", "assigned", "crashed", "assigned"]
+        );
+        assert_eq!((g.changes[3].consumer, g.changes[3].partitions), (1, 1));
     }
 }

@@ -127,6 +127,8 @@ pub struct History {
     pub deliveries: Vec<Delivery>,
     /// Assignments, revocations and commits.
     pub group_events: Vec<GroupEvent>,
+    /// Faults the nemesis applied, in time order.
+    pub faults: Vec<FaultRecord>,
 }
 
 /// One record read back from a partition after the run.
@@ -181,8 +183,10 @@ impl KeyInterner {
 /// A fault the nemesis applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaultRecord {
-    /// When it took effect (or failed).
+    /// When it was applied.
     pub at: Micros,
+    /// How long applying it took (a restart lasts until the node is back in the cluster).
+    pub took: Micros,
     /// kill, terminate, restart, pause, resume, add_consumer, remove_consumer,
     /// crash_consumer.
     pub action: String,

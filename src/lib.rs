@@ -25,6 +25,7 @@ pub mod cluster;
 pub mod driver;
 pub mod history;
 pub mod logreader;
+pub mod members;
 pub mod metrics;
 pub mod nemesis;
 pub mod report;

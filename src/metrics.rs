@@ -108,6 +108,9 @@ pub struct Second {
     pub ack_p99_us: u64,
     /// 99th percentile end-to-end latency of the deliveries in this second (µs).
     pub e2e_p99_us: u64,
+    /// Faults applied in this second, as `action target`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<String>,
 }
 
 /// The three latency histograms, cumulative and per second.

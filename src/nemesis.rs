@@ -15,7 +15,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
@@ -53,7 +52,7 @@ pub struct Nemesis<'a> {
     /// The runner's consumers.
     pub members: &'a dyn Members,
     /// Acknowledged sends so far, for `after_acks` triggers.
-    pub acked: &'a AtomicU64,
+    pub acked: &'a (dyn Fn() -> u64 + Sync),
     /// The run's start: fault times are offsets from it (tokio's clock, so tests can pause it).
     pub start: Instant,
     /// The run's seed.
@@ -89,7 +88,7 @@ impl Nemesis<'_> {
         let first = match fault.trigger {
             Trigger::At(at) => self.start + at,
             Trigger::AfterAcks(n) => loop {
-                if self.acked.load(Ordering::Relaxed) >= n {
+                if (self.acked)() >= n {
                     break Instant::now();
                 }
                 if stopped_within(&mut stop, Duration::from_millis(20)).await {
@@ -105,9 +104,11 @@ impl Nemesis<'_> {
             let undo = self.fire(fault, &mut rng, records).await;
             if let (Some(after), Some((node, op, target))) = (fault.undo_after, undo) {
                 stopped_within(&mut stop, after).await;
+                let started = self.now();
                 let outcome = self.cluster.apply(node, op).await;
                 self.record(
                     records,
+                    started,
                     op.to_string(),
                     target,
                     outcome.map_err(|e| e.to_string()),
@@ -124,12 +125,13 @@ impl Nemesis<'_> {
         records: &Mutex<Vec<FaultRecord>>,
     ) -> Option<(NodeId, NodeOp, String)> {
         let action = fault.action.name();
+        let started = self.now();
         match (&fault.target, fault.action) {
             (FaultTarget::Broker(target), FaultAction::Broker(op)) => {
                 let (node, described) = match self.resolve(target, rng).await {
                     Ok(found) => found,
                     Err((described, why)) => {
-                        self.record(records, action, described, Err(why));
+                        self.record(records, started, action, described, Err(why));
                         return None;
                     }
                 };
@@ -137,6 +139,7 @@ impl Nemesis<'_> {
                 let ok = outcome.is_ok();
                 self.record(
                     records,
+                    started,
                     action,
                     described.clone(),
                     outcome.map_err(|e| e.to_string()),
@@ -160,7 +163,7 @@ impl Nemesis<'_> {
                     Ok(instance) => format!("consumer {name}#{instance}"),
                     Err(_) => format!("consumer {name}"),
                 };
-                self.record(records, action, target, result.map(|_| ()));
+                self.record(records, started, action, target, result.map(|_| ()));
                 None
             }
             _ => None,
@@ -199,24 +202,31 @@ impl Nemesis<'_> {
         }
     }
 
+    /// Run time now.
+    fn now(&self) -> Micros {
+        self.start.elapsed().as_micros() as Micros
+    }
+
     fn record(
         &self,
         records: &Mutex<Vec<FaultRecord>>,
+        at: Micros,
         action: String,
         target: String,
         outcome: Result<(), String>,
     ) {
-        let at = self.start.elapsed().as_micros() as Micros;
+        let took = self.now().saturating_sub(at);
         let outcome = match outcome {
             Ok(()) => "ok".to_owned(),
             Err(e) => e,
         };
-        tracing::info!(at_s = at as f64 / 1e6, %action, %target, %outcome, "fault");
+        tracing::info!(at_s = at as f64 / 1e6, took_s = took as f64 / 1e6, %action, %target, %outcome, "fault");
         records
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(FaultRecord {
                 at,
+                took,
                 action,
                 target,
                 outcome,
@@ -236,6 +246,8 @@ async fn stopped_within(stop: &mut watch::Receiver<bool>, wait: Duration) -> boo
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::*;
     use crate::cluster::{Capability, ClusterError, ClusterKind};
     use crate::scenario::FaultTarget;
@@ -318,7 +330,7 @@ mod tests {
             consumer_names: vec!["workers".into()],
             cluster: &cluster,
             members: &NoMembers,
-            acked: &acked,
+            acked: &|| acked.load(Ordering::Relaxed),
             start: Instant::now(),
             seed,
         };

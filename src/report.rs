@@ -188,6 +188,9 @@ pub struct Fault {
     pub target: String,
     /// ok, or the error.
     pub outcome: String,
+    /// Seconds applying it took (a restart lasts until the node is back in the cluster).
+    #[serde(default)]
+    pub took_s: f64,
 }
 
 /// Everything a run found: rendered to `result.json`, the terminal and (later) HTML.

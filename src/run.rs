@@ -6,9 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::behaviour;
 use crate::check::{self, CheckSettings};
 use crate::cluster::Cluster;
-use crate::report::{self, ClusterInfo, RunResult};
+use crate::report::{self, ClusterInfo, Fault, RunResult};
 use crate::runner::{self, RunError, RunOptions};
 use crate::scenario::Plan;
 
@@ -61,6 +62,39 @@ pub async fn execute(
         bootstrap: cluster.bootstrap_servers(),
     };
     let mut result = report::build(plan, &run_id, seed, info, &evidence, checks, logs);
+    let history = &evidence.history;
+    result.faults = history
+        .faults
+        .iter()
+        .map(|f| Fault {
+            at_s: f.at as f64 / 1e6,
+            action: f.action.clone(),
+            target: f.target.clone(),
+            outcome: f.outcome.clone(),
+            took_s: f.took as f64 / 1e6,
+        })
+        .collect();
+    for f in &history.faults {
+        if let Some(second) = result.timeline.get_mut((f.at / 1_000_000) as usize) {
+            second.faults.push(format!("{} {}", f.action, f.target));
+        }
+    }
+    result.availability = behaviour::availability(history, &history.faults);
+    let protocols: Vec<String> = plan
+        .consumers
+        .iter()
+        .filter_map(|c| {
+            let group = c.group.as_ref()?;
+            let protocol = c
+                .client
+                .get("group.protocol")
+                .map_or("classic", String::as_str);
+            Some(format!("{group}: {protocol}"))
+        })
+        .collect();
+    let end = (evidence.producers_done_s * 1e6) as u64;
+    result.group = behaviour::group_report(history, &history.faults, &protocols, end);
+    result.plan = serde_json::to_value(plan).unwrap_or_default();
     result.clients = client_versions();
     result.broker_logs = copy_broker_logs(cluster, &dir);
     report::write_json(&result, &dir)

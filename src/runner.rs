@@ -22,16 +22,16 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::cluster::{Cluster, ClusterError, TopicSpec};
-use crate::driver::rdkafka::{RdkafkaConsumer, RdkafkaProducer};
-use crate::driver::rskafka::{RskafkaProducer, RskafkaReader};
-use crate::driver::{
-    ConsumerDriver, ConsumerEvent, OutRecord, ProducerDriver, SendOutcome, now_us,
-};
+use crate::driver::rdkafka::RdkafkaProducer;
+use crate::driver::rskafka::RskafkaProducer;
+use crate::driver::{ConsumerEvent, OutRecord, ProducerDriver, SendOutcome, now_us};
 use crate::history::{
     Delivery, GroupEvent, History, KeyInterner, Log, MsgId, Outcome, Send, TopicId,
 };
 use crate::logreader;
+use crate::members::Members;
 use crate::metrics::Recorder;
+use crate::nemesis::Nemesis;
 use crate::scenario::{DriverKind, Plan, Rate};
 use crate::stamp::Stamp;
 use crate::workload::{Generator, KeyChooser};
@@ -86,6 +86,8 @@ pub struct Evidence {
     pub topics: Vec<String>,
     /// Whether consumers caught up before the drain timeout.
     pub drained: bool,
+    /// Seconds from the run's start until producers were done.
+    pub producers_done_s: f64,
 }
 
 /// Totals of a run.
@@ -162,44 +164,14 @@ pub async fn run(
 
     // Consumers first, so they are in their groups before the first record.
     let (consumer_tx, mut consumer_rx) = mpsc::unbounded_channel::<ConsumerEvent>();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut consumer_plan_of = Vec::new();
-    let mut consumer_tasks = Vec::new();
-    for (ci, c) in plan.consumers.iter().enumerate() {
-        for _ in 0..c.instances {
-            let instance = consumer_plan_of.len() as u32;
-            consumer_plan_of.push(ci);
-            let topic = &topics[c.topic];
-            let driver: Box<dyn ConsumerDriver> = match c.driver {
-                DriverKind::Rdkafka => {
-                    let mut settings = cluster.client_config();
-                    settings.extend(c.client.clone());
-                    let group = format!(
-                        "{}{}",
-                        c.group.clone().unwrap_or_default(),
-                        options.topic_suffix
-                    );
-                    Box::new(RdkafkaConsumer::new(
-                        instance,
-                        settings,
-                        &group,
-                        topic,
-                        c.commit,
-                        c.processing_time,
-                    ))
-                }
-                DriverKind::Rskafka => Box::new(RskafkaReader::new(
-                    instance,
-                    &cluster.bootstrap_servers(),
-                    topic,
-                    plan.topics[c.topic].partitions,
-                )),
-            };
-            consumer_tasks.push(tokio::spawn(
-                driver.run(consumer_tx.clone(), stop_rx.clone()),
-            ));
-        }
-    }
+    let members = Members::start(
+        plan,
+        &topics,
+        cluster.client_config(),
+        cluster.bootstrap_servers(),
+        &options.topic_suffix,
+        consumer_tx.clone(),
+    );
     drop(consumer_tx);
     let forward = tx.clone();
     let forwarder = tokio::spawn(async move {
@@ -213,7 +185,7 @@ pub async fn run(
         rx,
         Arc::clone(&live),
         topics.clone(),
-        consumer_plan_of.clone(),
+        members.table_of(),
         Arc::clone(&epoch0),
         warmup_us,
         options.progress,
@@ -287,22 +259,35 @@ pub async fn run(
             tokio::spawn(produce(spec, driver, tx.clone(), run_start, start_epoch_us))
         })
         .collect();
-    for task in producer_tasks {
-        task.await
-            .map_err(|e| RunError::Client(format!("producer task: {e}")))?;
-    }
+    // The nemesis, on the same clock, until producers are done.
+    let (nemesis_stop, nemesis_stop_rx) = watch::channel(false);
+    let acked = || live.lock().map_or(0, |l| l.counts.acked);
+    let nemesis = Nemesis {
+        faults: &plan.faults,
+        topics: &topics,
+        consumer_names: plan.consumers.iter().map(|c| c.name.clone()).collect(),
+        cluster,
+        members: &members,
+        acked: &acked,
+        start: run_start.into(),
+        seed,
+    };
+    let producing = async {
+        for task in producer_tasks {
+            task.await
+                .map_err(|e| RunError::Client(format!("producer task: {e}")))?;
+        }
+        let _ = nemesis_stop.send(true);
+        Ok::<_, RunError>(())
+    };
+    let (produced, faults) = tokio::join!(producing, nemesis.run(nemesis_stop_rx));
+    produced?;
     let producers_done_us = run_start.elapsed().as_micros() as u64;
 
     // Drain: consumers catch up with everything acknowledged.
     let drained = drain(plan, &live, plan.drain_timeout).await;
-    let _ = stop_tx.send(true);
-    for task in consumer_tasks {
-        match tokio::time::timeout(Duration::from_secs(30), task).await {
-            Ok(Ok(Err(e))) => tracing::warn!("consumer: {e}"),
-            Ok(Err(e)) => tracing::warn!("consumer task: {e}"),
-            _ => {}
-        }
-    }
+    members.stop_all().await;
+    drop(members);
     let _ = forwarder.await;
     drop(tx);
     let (mut history, mut recorder, key_index, measured) = collector
@@ -310,6 +295,7 @@ pub async fn run(
         .map_err(|e| RunError::Client(format!("collector task: {e}")))?;
     recorder.finish();
     history.topics = topics.clone();
+    history.faults = faults;
 
     let (log, key_index) =
         logreader::read(&cluster.client_config(), &topics, &plan.topics, key_index).await?;
@@ -329,6 +315,7 @@ pub async fn run(
         start_epoch_s: start_epoch_us as f64 / 1e6,
         topics,
         drained,
+        producers_done_s: producers_done_us as f64 / 1e6,
     })
 }
 
@@ -482,7 +469,7 @@ async fn collect(
     mut rx: mpsc::UnboundedReceiver<Ev>,
     live: Arc<Mutex<Live>>,
     topics: Vec<String>,
-    consumer_plan_of: Vec<usize>,
+    consumer_plan_of: Arc<std::sync::RwLock<Vec<usize>>>,
     epoch0: Arc<AtomicU64>,
     warmup_us: u64,
     progress: bool,
@@ -501,8 +488,9 @@ async fn collect(
     };
     let plan_of = |consumer: u32| {
         consumer_plan_of
-            .get(consumer as usize)
-            .copied()
+            .read()
+            .ok()
+            .and_then(|t| t.get(consumer as usize).copied())
             .unwrap_or(0)
     };
     let mut tick = tokio::time::interval(Duration::from_secs(1));

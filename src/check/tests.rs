@@ -47,6 +47,7 @@ fn del(consumer: u32, partition: i32, offset: i64, msg: Option<MsgId>, at: Micro
 
 fn history(sends: Vec<Send>, deliveries: Vec<Delivery>) -> History {
     History {
+        faults: Vec::new(),
         topics: vec!["t".into()],
         keys: vec![b"a".to_vec(), b"b".to_vec(), vec![0xff, b'c']],
         sends,

@@ -118,13 +118,25 @@ pub fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// What a running consumer is told to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Keep consuming.
+    Run,
+    /// Finish the record in hand, commit what was processed, leave the group.
+    Leave,
+    /// Stop at once, as a crashed process would: drop the record in hand, commit nothing
+    /// more, and do not leave the group (its session must time out).
+    Crash,
+}
+
 /// A consumer under test.
 pub trait ConsumerDriver: Send {
-    /// Consumes until `stop` turns true, reporting every event to `events`; returns an
+    /// Consumes until `stop` says otherwise, reporting every event to `events`; returns an
     /// error message if the client failed.
     fn run(
         self: Box<Self>,
         events: EventSink,
-        stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<Stop>,
     ) -> BoxFuture<Result<(), String>>;
 }

@@ -19,7 +19,7 @@ use rdkafka::{ClientContext, TopicPartitionList};
 
 use super::{
     BoxFuture, ConsumerDriver, ConsumerEvent, EventSink, OutRecord, ProducerDriver, SendOutcome,
-    now_us,
+    Stop, now_us,
 };
 use crate::scenario::CommitMode;
 use crate::stamp::{self, Stamp};
@@ -213,13 +213,17 @@ impl ConsumerDriver for RdkafkaConsumer {
     fn run(
         self: Box<Self>,
         events: EventSink,
-        mut stop: tokio::sync::watch::Receiver<bool>,
+        mut stop: tokio::sync::watch::Receiver<Stop>,
     ) -> BoxFuture<Result<(), String>> {
         Box::pin(async move {
             let mut defaults = vec![("auto.offset.reset", "earliest")];
-            if self.commit == CommitMode::AfterProcessing {
-                defaults.push(("enable.auto.offset.store", "false"));
-                defaults.push(("auto.commit.interval.ms", "1000"));
+            match self.commit {
+                CommitMode::Auto => {}
+                CommitMode::AfterProcessing => {
+                    defaults.push(("enable.auto.offset.store", "false"));
+                    defaults.push(("auto.commit.interval.ms", "1000"));
+                }
+                CommitMode::BeforeProcessing => defaults.push(("enable.auto.commit", "false")),
             }
             let context = GroupContext {
                 consumer: self.instance,
@@ -234,7 +238,7 @@ impl ConsumerDriver for RdkafkaConsumer {
             loop {
                 let message = tokio::select! {
                     m = consumer.recv() => m,
-                    _ = stop.wait_for(|s| *s) => break,
+                    _ = stop.wait_for(|s| *s != Stop::Run) => break,
                 };
                 let message = match message {
                     Ok(m) => m,
@@ -243,8 +247,29 @@ impl ConsumerDriver for RdkafkaConsumer {
                         continue;
                     }
                 };
+                if self.commit == CommitMode::BeforeProcessing {
+                    let mut next = TopicPartitionList::new();
+                    let _ = next.add_partition_offset(
+                        message.topic(),
+                        message.partition(),
+                        rdkafka::Offset::Offset(message.offset() + 1),
+                    );
+                    let committed = tokio::task::block_in_place(|| {
+                        consumer.commit(&next, rdkafka::consumer::CommitMode::Sync)
+                    });
+                    if let Err(e) = committed {
+                        tracing::debug!(
+                            "consumer {}: commit before processing: {e}",
+                            self.instance
+                        );
+                    }
+                }
                 if !self.processing_time.is_zero() {
-                    tokio::time::sleep(self.processing_time).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.processing_time) => {}
+                        // A crash drops the record in hand, unprocessed.
+                        _ = stop.wait_for(|s| *s == Stop::Crash) => break,
+                    }
                 }
                 let stamp = message.headers().and_then(|h| {
                     h.iter()
@@ -263,6 +288,13 @@ impl ConsumerDriver for RdkafkaConsumer {
                 if self.commit == CommitMode::AfterProcessing {
                     let _ = consumer.store_offset_from_message(&message);
                 }
+            }
+            if *stop.borrow() == Stop::Crash {
+                // No final commit and no unsubscribe. Dropping the client still closes it; a
+                // member that may crash is a static member (`group.instance.id`, set by the
+                // runner), and static members do not leave their group on close, so the group
+                // learns of the crash only when the session times out.
+                return Ok(());
             }
             if self.commit == CommitMode::AfterProcessing {
                 let _ = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync);

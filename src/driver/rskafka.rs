@@ -16,7 +16,7 @@ use rskafka::record::Record;
 
 use super::{
     BoxFuture, ConsumerDriver, ConsumerEvent, EventSink, OutRecord, ProducerDriver, SendOutcome,
-    now_us,
+    Stop, now_us,
 };
 use crate::stamp::{self, Stamp};
 use crate::workload::partition_for_key;
@@ -177,7 +177,7 @@ impl ConsumerDriver for RskafkaReader {
     fn run(
         self: Box<Self>,
         events: EventSink,
-        stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<Stop>,
     ) -> BoxFuture<Result<(), String>> {
         Box::pin(async move {
             let clients = partition_clients(&self.bootstrap, &self.topic, self.partitions).await?;
@@ -197,7 +197,7 @@ impl ConsumerDriver for RskafkaReader {
                     loop {
                         let fetched = tokio::select! {
                             f = client.fetch_records(offset, 1..4_000_000, 200) => f,
-                            _ = stop.wait_for(|s| *s) => return Ok(()),
+                            _ = stop.wait_for(|s| *s != Stop::Run) => return Ok(()),
                         };
                         let (records, _high_watermark) =
                             fetched.map_err(|e| format!("rskafka fetch {topic}/{p}: {e}"))?;

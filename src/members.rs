@@ -1,0 +1,210 @@
+//! The consumer instances of a run: started with the run, then added, removed and crashed
+//! on the nemesis' command ([`crate::nemesis::Members`]).
+//!
+//! ```text
+//!   runner ──start──> Members ──spawn──> ConsumerDriver::run(events, stop)
+//!   nemesis ──add / remove(leave | crash)──┘        └──ConsumerEvent──> runner's collector
+//! ```
+//!
+//! Instance ids are handed out in order and never reused, so every delivery in the History
+//! names one client. A consumer table that a `crash_consumer` fault targets has static
+//! members (`group.instance.id`): a static member does not leave its group when it closes,
+//! which is what a crash looks like to the group.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::driver::rdkafka::RdkafkaConsumer;
+use crate::driver::rskafka::RskafkaReader;
+use crate::driver::{ConsumerDriver, EventSink, Stop};
+use crate::nemesis::BoxFuture;
+use crate::scenario::{ConsumerPlan, DriverKind, FaultAction, FaultTarget, Plan};
+
+/// How long a stopping consumer may take to finish.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Instance {
+    id: u32,
+    table: usize,
+    stop: watch::Sender<Stop>,
+    task: JoinHandle<Result<(), String>>,
+}
+
+/// Every consumer of a run.
+pub struct Members {
+    tables: Vec<ConsumerPlan>,
+    /// Actual topic names, indexed like the plan's topics.
+    topics: Vec<String>,
+    /// Partitions per topic.
+    partitions: Vec<i32>,
+    /// Cluster client settings.
+    settings: BTreeMap<String, String>,
+    bootstrap: String,
+    /// Appended to group ids (and static member ids) so runs never share a group.
+    suffix: String,
+    /// Per table: whether its members are static (it has crash faults).
+    statics: Vec<bool>,
+    events: EventSink,
+    /// Instance id to consumer table, for every instance ever started.
+    table_of: Arc<RwLock<Vec<usize>>>,
+    running: Mutex<Vec<Instance>>,
+}
+
+impl Members {
+    /// Starts each table's instances; events go to `events`.
+    pub fn start(
+        plan: &Plan,
+        topics: &[String],
+        settings: BTreeMap<String, String>,
+        bootstrap: String,
+        suffix: &str,
+        events: EventSink,
+    ) -> Members {
+        let statics = (0..plan.consumers.len())
+            .map(|i| {
+                plan.faults.iter().any(|f| {
+                    f.action == FaultAction::CrashConsumer && f.target == FaultTarget::Consumer(i)
+                })
+            })
+            .collect();
+        let members = Members {
+            tables: plan.consumers.clone(),
+            topics: topics.to_vec(),
+            partitions: plan.topics.iter().map(|t| t.partitions).collect(),
+            settings,
+            bootstrap,
+            suffix: suffix.to_owned(),
+            statics,
+            events,
+            table_of: Arc::default(),
+            running: Mutex::default(),
+        };
+        for (table, c) in plan.consumers.iter().enumerate() {
+            for _ in 0..c.instances {
+                members.spawn(table);
+            }
+        }
+        members
+    }
+
+    /// Instance id to consumer table, growing as instances are added.
+    pub fn table_of(&self) -> Arc<RwLock<Vec<usize>>> {
+        Arc::clone(&self.table_of)
+    }
+
+    fn spawn(&self, table: usize) -> u32 {
+        let c = &self.tables[table];
+        let id = {
+            let mut table_of = self.table_of.write().unwrap_or_else(|e| e.into_inner());
+            table_of.push(table);
+            table_of.len() as u32 - 1
+        };
+        let topic = &self.topics[c.topic];
+        let driver: Box<dyn ConsumerDriver> = match c.driver {
+            DriverKind::Rdkafka => {
+                let group = format!("{}{}", c.group.clone().unwrap_or_default(), self.suffix);
+                let mut settings = self.settings.clone();
+                settings.extend(c.client.clone());
+                if self.statics[table] {
+                    settings
+                        .entry("group.instance.id".into())
+                        .or_insert_with(|| format!("{group}-member-{id}"));
+                }
+                Box::new(RdkafkaConsumer::new(
+                    id,
+                    settings,
+                    &group,
+                    topic,
+                    c.commit,
+                    c.processing_time,
+                ))
+            }
+            DriverKind::Rskafka => Box::new(RskafkaReader::new(
+                id,
+                &self.bootstrap,
+                topic,
+                self.partitions[c.topic],
+            )),
+        };
+        let (stop, stop_rx) = watch::channel(Stop::Run);
+        let task = tokio::spawn(driver.run(self.events.clone(), stop_rx));
+        self.lock().push(Instance {
+            id,
+            table,
+            stop,
+            task,
+        });
+        id
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stops every consumer (leaving its group) and waits for each.
+    pub async fn stop_all(&self) {
+        let instances: Vec<Instance> = std::mem::take(&mut *self.lock());
+        for i in &instances {
+            let _ = i.stop.send(Stop::Leave);
+        }
+        for i in instances {
+            if let Err(e) = finish(i).await {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}
+
+/// Waits for a stopping instance; an error says how it ended otherwise than cleanly.
+async fn finish(instance: Instance) -> Result<(), String> {
+    match tokio::time::timeout(STOP_TIMEOUT, instance.task).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(format!("consumer {}: {e}", instance.id)),
+        Ok(Err(e)) => Err(format!("consumer {} task: {e}", instance.id)),
+        Err(_) => Err(format!(
+            "consumer {} did not stop within {STOP_TIMEOUT:?}",
+            instance.id
+        )),
+    }
+}
+
+impl crate::nemesis::Members for Members {
+    fn add(&self, consumer: usize) -> BoxFuture<'_, Result<u32, String>> {
+        Box::pin(async move { Ok(self.spawn(consumer)) })
+    }
+
+    fn remove(
+        &self,
+        consumer: usize,
+        pick: u64,
+        crash: bool,
+    ) -> BoxFuture<'_, Result<u32, String>> {
+        Box::pin(async move {
+            let instance = {
+                let mut running = self.lock();
+                let live: Vec<usize> = (0..running.len())
+                    .filter(|&i| running[i].table == consumer)
+                    .collect();
+                if live.is_empty() {
+                    return Err(format!(
+                        "no member of {} is running",
+                        self.tables[consumer].name
+                    ));
+                }
+                let chosen =
+                    live[rand::rngs::StdRng::seed_from_u64(pick).random_range(0..live.len())];
+                running.remove(chosen)
+            };
+            let id = instance.id;
+            let _ = instance
+                .stop
+                .send(if crash { Stop::Crash } else { Stop::Leave });
+            finish(instance).await.map(|()| id)
+        })
+    }
+}
