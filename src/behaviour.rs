@@ -13,6 +13,9 @@ use std::collections::HashMap;
 use crate::history::{FaultRecord, GroupEvent, History, Micros, Outcome, TopicId};
 use crate::report::{Availability, GroupChange, GroupReport};
 
+/// A topic and partition.
+type Partition = (TopicId, i32);
+
 /// Acknowledgements must come back to this share of the pre-fault rate to count as
 /// recovered.
 const RECOVERED_SHARE: f64 = 0.5;
@@ -109,7 +112,7 @@ pub fn group_report(
         return None;
     }
     // Assignment changes and consumer faults, in time order: (at, consumer, what, partitions).
-    let mut items: Vec<(Micros, u32, &str, &[(TopicId, i32)])> = Vec::new();
+    let mut items: Vec<(Micros, u32, &str, &[Partition])> = Vec::new();
     for event in &history.group_events {
         match event {
             GroupEvent::Assigned {
@@ -139,12 +142,12 @@ pub fn group_report(
 
     let mut changes = Vec::new();
     let mut moments = Vec::new();
-    let mut held: HashMap<u32, Vec<(TopicId, i32)>> = HashMap::new();
-    let mut owners: HashMap<(TopicId, i32), u32> = HashMap::new();
-    let mut unowned_since: HashMap<(TopicId, i32), Micros> = HashMap::new();
+    let mut held: HashMap<u32, Vec<Partition>> = HashMap::new();
+    let mut owners: HashMap<Partition, u32> = HashMap::new();
+    let mut unowned_since: HashMap<Partition, Micros> = HashMap::new();
     let mut unassigned_us: Micros = 0;
     for (at, consumer, change, partitions) in items.into_iter().filter(|i| i.0 <= end) {
-        let (gained, lost): (Vec<(TopicId, i32)>, Vec<(TopicId, i32)>) = match change {
+        let (gained, lost): (Vec<Partition>, Vec<Partition>) = match change {
             "assigned" => (partitions.to_vec(), Vec::new()),
             "revoked" => (Vec::new(), partitions.to_vec()),
             "crashed" => (Vec::new(), held.remove(&consumer).unwrap_or_default()),
