@@ -110,6 +110,7 @@ fn synthetic(n: usize) -> (History, Log) {
         })
         .collect();
     let history = History {
+        faults: Vec::new(),
         topics: vec!["bench".to_owned()],
         keys: (0..KEYS)
             .map(|k| format!("key-{k:05}").into_bytes())
