@@ -8,7 +8,7 @@
 //!
 //! Pure functions, like the checkers, but they measure rather than judge.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::history::{FaultRecord, GroupEvent, History, Micros, Outcome, TopicId};
 use crate::report::{Availability, GroupChange, GroupReport};
@@ -142,16 +142,19 @@ pub fn group_report(
 
     let mut changes = Vec::new();
     let mut moments = Vec::new();
-    let mut held: HashMap<u32, Vec<Partition>> = HashMap::new();
-    let mut owners: HashMap<Partition, u32> = HashMap::new();
+    // Who owns each partition, as the members' own callbacks say; delta or full lists alike.
+    let mut owners: HashMap<Partition, BTreeSet<u32>> = HashMap::new();
     let mut unowned_since: HashMap<Partition, Micros> = HashMap::new();
     let mut unassigned_us: Micros = 0;
     for (at, consumer, change, partitions) in items.into_iter().filter(|i| i.0 <= end) {
-        let (gained, lost): (Vec<Partition>, Vec<Partition>) = match change {
-            "assigned" => (partitions.to_vec(), Vec::new()),
-            "revoked" => (Vec::new(), partitions.to_vec()),
-            "crashed" => (Vec::new(), held.remove(&consumer).unwrap_or_default()),
-            _ => (Vec::new(), Vec::new()),
+        let lost: Vec<Partition> = match change {
+            "revoked" => partitions.to_vec(),
+            "crashed" => owners
+                .iter()
+                .filter(|(_, o)| o.contains(&consumer))
+                .map(|(p, _)| *p)
+                .collect(),
+            _ => Vec::new(),
         };
         if matches!(change, "assigned" | "revoked") {
             moments.push(at);
@@ -160,21 +163,23 @@ pub fn group_report(
             at_s: at as f64 / 1e6,
             consumer,
             change: change.into(),
-            partitions: gained.len() + lost.len(),
+            partitions: if change == "assigned" {
+                partitions.len()
+            } else {
+                lost.len()
+            },
         });
-        let mine = held.entry(consumer).or_default();
-        for p in gained {
-            mine.push(p);
-            *owners.entry(p).or_insert(0) += 1;
-            if let Some(since) = unowned_since.remove(&p) {
-                unassigned_us += at - since;
+        if change == "assigned" {
+            for p in partitions {
+                owners.entry(*p).or_default().insert(consumer);
+                if let Some(since) = unowned_since.remove(p) {
+                    unassigned_us += at - since;
+                }
             }
         }
         for p in lost {
-            mine.retain(|q| *q != p);
-            let count = owners.entry(p).or_insert(0);
-            *count = count.saturating_sub(1);
-            if *count == 0 {
+            let o = owners.entry(p).or_default();
+            if o.remove(&consumer) && o.is_empty() {
                 unowned_since.insert(p, at);
             }
         }

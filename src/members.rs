@@ -9,7 +9,8 @@
 //! Instance ids are handed out in order and never reused, so every delivery in the History
 //! names one client. A consumer table that a `crash_consumer` fault targets has static
 //! members (`group.instance.id`): a static member does not leave its group when it closes,
-//! which is what a crash looks like to the group.
+//! which is what a crash looks like to the group. (So it cannot leave gracefully either: a
+//! scenario puts the members it removes gracefully in another table of the same group.)
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -50,8 +51,10 @@ pub struct Members {
     /// Per table: whether its members are static (it has crash faults).
     statics: Vec<bool>,
     events: EventSink,
-    /// Instance id to consumer table, for every instance ever started.
-    table_of: Arc<RwLock<Vec<usize>>>,
+    /// Per table: the table that stands for its group ([`Plan::reader_index`]).
+    readers: Vec<usize>,
+    /// Instance id to the table standing for its group, for every instance ever started.
+    reader_of: Arc<RwLock<Vec<usize>>>,
     running: Mutex<Vec<Instance>>,
 }
 
@@ -81,7 +84,10 @@ impl Members {
             suffix: suffix.to_owned(),
             statics,
             events,
-            table_of: Arc::default(),
+            readers: (0..plan.consumers.len())
+                .map(|t| plan.reader_index(t))
+                .collect(),
+            reader_of: Arc::default(),
             running: Mutex::default(),
         };
         for (table, c) in plan.consumers.iter().enumerate() {
@@ -92,17 +98,18 @@ impl Members {
         members
     }
 
-    /// Instance id to consumer table, growing as instances are added.
-    pub fn table_of(&self) -> Arc<RwLock<Vec<usize>>> {
-        Arc::clone(&self.table_of)
+    /// Instance id to the consumer table standing for its group ([`Plan::reader_index`]),
+    /// growing as instances are added: consumer tables of one group read as one.
+    pub fn reader_of(&self) -> Arc<RwLock<Vec<usize>>> {
+        Arc::clone(&self.reader_of)
     }
 
     fn spawn(&self, table: usize) -> u32 {
         let c = &self.tables[table];
         let id = {
-            let mut table_of = self.table_of.write().unwrap_or_else(|e| e.into_inner());
-            table_of.push(table);
-            table_of.len() as u32 - 1
+            let mut reader_of = self.reader_of.write().unwrap_or_else(|e| e.into_inner());
+            reader_of.push(self.readers[table]);
+            reader_of.len() as u32 - 1
         };
         let topic = &self.topics[c.topic];
         let driver: Box<dyn ConsumerDriver> = match c.driver {

@@ -38,7 +38,13 @@ pub async fn execute(
     let settings = CheckSettings {
         duplicate_delivery_allowed: plan.checks.duplicate_delivery_allowed,
         max_duplicate_deliveries: plan.checks.max_duplicate_deliveries,
-        consumed_topics: plan.consumers.iter().map(|c| c.topic as u16).collect(),
+        consumed_topics: plan
+            .consumers
+            .iter()
+            .map(|c| c.topic as u16)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
     };
     let mut checks = check::run_all(
         &evidence.history,
@@ -91,6 +97,8 @@ pub async fn execute(
                 .map_or("classic", String::as_str);
             Some(format!("{group}: {protocol}"))
         })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
     let end = (evidence.producers_done_s * 1e6) as u64;
     result.group = behaviour::group_report(history, &history.faults, &protocols, end);

@@ -185,7 +185,7 @@ pub async fn run(
         rx,
         Arc::clone(&live),
         topics.clone(),
-        members.table_of(),
+        members.reader_of(),
         Arc::clone(&epoch0),
         warmup_us,
         options.progress,
@@ -410,11 +410,19 @@ async fn produce(
     let _ = permits.acquire_many(spec.max_in_flight as u32).await;
 }
 
+/// The consumer tables that stand for their group ([`Plan::reader_index`]).
+fn readers(plan: &Plan) -> impl Iterator<Item = (usize, &crate::scenario::ConsumerPlan)> {
+    plan.consumers
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| plan.reader_index(i) == i)
+}
+
 /// Waits (up to 30 s) until every group consumer plan has all its topic's partitions.
 async fn wait_for_assignment(plan: &Plan, live: &Mutex<Live>) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        let ready = plan.consumers.iter().enumerate().all(|(ci, c)| {
+        let ready = readers(plan).all(|(ci, c)| {
             let partitions = plan.topics[c.topic].partitions as usize;
             live.lock()
                 .map(|l| l.assigned.get(&ci).map_or(0, |a| a.len()) >= partitions)
@@ -435,7 +443,7 @@ async fn drain(plan: &Plan, live: &Mutex<Live>, timeout: Duration) -> bool {
         let done = live
             .lock()
             .map(|l| {
-                plan.consumers.iter().enumerate().all(|(ci, c)| {
+                readers(plan).all(|(ci, c)| {
                     l.acked_high
                         .iter()
                         .filter(|((t, _), _)| usize::from(*t) == c.topic)

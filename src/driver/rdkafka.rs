@@ -5,7 +5,9 @@
 //! client's, so keys land where a Java producer would put them) and, for consumers,
 //! `auto.offset.reset = earliest`. In `after_processing` commit mode the consumer stores
 //! each offset only after processing the record (`enable.auto.offset.store = false`) and
-//! the client commits stored offsets periodically: at-least-once.
+//! commits the stored offsets every second and when it leaves: at-least-once. In
+//! `before_processing` mode it commits each record's offset, synchronously, before
+//! processing it: at-most-once. A crashed consumer ([`Stop::Crash`]) commits nothing more.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -179,6 +181,9 @@ impl ConsumerContext for GroupContext {
     }
 }
 
+/// How often an `after_processing` consumer commits the offsets it has processed.
+const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+
 /// A librdkafka consumer-group member.
 pub struct RdkafkaConsumer {
     instance: u32,
@@ -219,9 +224,11 @@ impl ConsumerDriver for RdkafkaConsumer {
             let mut defaults = vec![("auto.offset.reset", "earliest")];
             match self.commit {
                 CommitMode::Auto => {}
+                // Offsets stored after processing, committed by this loop every second (not
+                // by the client, so a crash commits nothing more, as a dead process would).
                 CommitMode::AfterProcessing => {
                     defaults.push(("enable.auto.offset.store", "false"));
-                    defaults.push(("auto.commit.interval.ms", "1000"));
+                    defaults.push(("enable.auto.commit", "false"));
                 }
                 CommitMode::BeforeProcessing => defaults.push(("enable.auto.commit", "false")),
             }
@@ -235,9 +242,14 @@ impl ConsumerDriver for RdkafkaConsumer {
             consumer
                 .subscribe(&[&self.topic])
                 .map_err(|e| format!("subscribing to {}: {e}", self.topic))?;
+            let mut commit_tick = tokio::time::interval(COMMIT_INTERVAL);
             loop {
                 let message = tokio::select! {
                     m = consumer.recv() => m,
+                    _ = commit_tick.tick(), if self.commit == CommitMode::AfterProcessing => {
+                        let _ = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Async);
+                        continue;
+                    }
                     _ = stop.wait_for(|s| *s != Stop::Run) => break,
                 };
                 let message = match message {

@@ -265,6 +265,20 @@ impl Plan {
         Ok(())
     }
 
+    /// The first consumer table of the group `table` belongs to (same group id and topic),
+    /// which stands for the whole group; a table without a group stands for itself.
+    pub fn reader_index(&self, table: usize) -> usize {
+        let c = &self.consumers[table];
+        match &c.group {
+            Some(group) => self
+                .consumers
+                .iter()
+                .position(|o| o.group.as_ref() == Some(group) && o.topic == c.topic)
+                .unwrap_or(table),
+            None => table,
+        }
+    }
+
     /// Whether any producer or stage uses transactions.
     pub fn has_transactions(&self) -> bool {
         !self.stages.is_empty() || self.producers.iter().any(|p| p.transactions.is_some())
