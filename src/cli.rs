@@ -59,6 +59,18 @@ enum ClusterChoice {
     Container,
 }
 
+impl ClusterChoice {
+    fn kind(self) -> kafka_harness::ClusterKind {
+        use kafka_harness::ClusterKind;
+        match self {
+            ClusterChoice::Embedded => ClusterKind::Embedded,
+            ClusterChoice::Mock => ClusterKind::Mock,
+            ClusterChoice::External => ClusterKind::External,
+            ClusterChoice::Container => ClusterKind::Container,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// Scenario files.
@@ -238,7 +250,9 @@ async fn run_scenarios(args: RunArgs) -> u8 {
     use kafka_harness::check::Verdict;
     let mut plans = Vec::new();
     for file in &args.scenarios {
-        match kafka_harness::scenario::load(file) {
+        match kafka_harness::scenario::load(file)
+            .and_then(|plan| plan.check_backend(args.cluster.kind()).map(|()| plan))
+        {
             Ok(plan) => plans.push(plan),
             Err(e) => {
                 kafka_harness::note(format!("error: {e}"));
