@@ -106,10 +106,14 @@ impl Nemesis<'_> {
                 stopped_within(&mut stop, after).await;
                 let started = self.now();
                 let outcome = self.cluster.apply(node, op).await;
+                let action = match op {
+                    NodeOp::Delay(_) => "remove_delay".to_owned(),
+                    other => other.to_string(),
+                };
                 self.record(
                     records,
                     started,
-                    op.to_string(),
+                    action,
                     target,
                     outcome.map_err(|e| e.to_string()),
                 );
@@ -144,11 +148,7 @@ impl Nemesis<'_> {
                     described.clone(),
                     outcome.map_err(|e| e.to_string()),
                 );
-                let undo = match op {
-                    NodeOp::Pause => NodeOp::Resume,
-                    _ => NodeOp::Restart,
-                };
-                ok.then_some((node, undo, format!("node {node}")))
+                ok.then_some((node, op.undo(), format!("node {node}")))
             }
             (&FaultTarget::Consumer(consumer), action_kind) => {
                 let name = &self.consumer_names[consumer];

@@ -183,6 +183,9 @@ impl Cluster for MockCluster {
         let what = format!("{op} mock broker {node}");
         match op {
             NodeOp::Kill => self.call(&what, move |mock| mock.broker_down(node)),
+            NodeOp::Delay(by) => {
+                self.call(&what, move |mock| mock.broker_round_trip_time(node, by))
+            }
             _ => self.call(&what, move |mock| mock.broker_up(node)),
         }
     }

@@ -3,7 +3,7 @@
 //! ```text
 //!            ┌──────────── Cluster (trait) ─────────────┐
 //!   embedded │ real Kafka, KRaft, JVM children we own   │ kill terminate restart pause resume
-//!   mock     │ librdkafka's in-process mock             │ kill (= broker down) restart (= up)
+//!   mock     │ librdkafka's in-process mock             │ kill (= down) restart (= up) delay
 //!   external │ bootstrap servers of a running cluster   │ no faults
 //!   container│ testcontainers (feature `containers`)    │ pause resume
 //!            └──────────────────────────────────────────┘
@@ -65,7 +65,7 @@ impl ClusterKind {
                 Capability::Resume,
                 Capability::ControllerQuery,
             ],
-            ClusterKind::Mock => vec![Capability::Kill, Capability::Restart],
+            ClusterKind::Mock => vec![Capability::Kill, Capability::Restart, Capability::Delay],
             ClusterKind::External => Vec::new(),
             ClusterKind::Container => vec![Capability::Pause, Capability::Resume],
         }
@@ -86,6 +86,10 @@ pub enum NodeOp {
     Pause,
     /// SIGCONT after a pause.
     Resume,
+    /// Delay every response of the node by this long (zero removes the delay); the
+    /// requests themselves are handled at once, so a client that times out and retries may
+    /// write twice.
+    Delay(std::time::Duration),
 }
 
 /// Something a backend can do; see [`Cluster::capabilities`].
@@ -103,9 +107,20 @@ pub enum Capability {
     Resume,
     /// [`Cluster::active_controller`].
     ControllerQuery,
+    /// [`NodeOp::Delay`].
+    Delay,
 }
 
 impl NodeOp {
+    /// The operation that undoes this one: resume a pause, remove a delay, restart the rest.
+    pub fn undo(self) -> NodeOp {
+        match self {
+            NodeOp::Pause => NodeOp::Resume,
+            NodeOp::Delay(_) => NodeOp::Delay(std::time::Duration::ZERO),
+            _ => NodeOp::Restart,
+        }
+    }
+
     /// The capability a backend needs to apply this operation.
     pub fn capability(self) -> Capability {
         match self {
@@ -114,6 +129,7 @@ impl NodeOp {
             NodeOp::Restart => Capability::Restart,
             NodeOp::Pause => Capability::Pause,
             NodeOp::Resume => Capability::Resume,
+            NodeOp::Delay(_) => Capability::Delay,
         }
     }
 }
@@ -126,6 +142,7 @@ impl fmt::Display for NodeOp {
             NodeOp::Restart => "restart",
             NodeOp::Pause => "pause",
             NodeOp::Resume => "resume",
+            NodeOp::Delay(_) => "delay",
         })
     }
 }

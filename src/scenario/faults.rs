@@ -10,7 +10,9 @@
 //! at = "20s"                  # after the run starts; or after_acks = 50000
 //! every = "10s"               # repeat this often...
 //! times = 3                   # ...this many times in all (default 1)
-//! restart_after = "10s"       # kill/terminate: restart the node later; pause: resume it
+//! restart_after = "10s"       # kill/terminate: restart the node later; pause: resume it;
+//!                             # delay: remove the delay
+//! delay = "1500ms"            # with action = "delay": hold every response this long
 //! ```
 //!
 //! Consumer faults name a consumer table with `consumer = "workers"`. Every choice the
@@ -37,6 +39,7 @@ pub(super) struct RawFault {
     every: Option<Spanned<String>>,
     times: Option<Spanned<i64>>,
     restart_after: Option<Spanned<String>>,
+    delay: Option<Spanned<String>>,
 }
 
 /// What a fault does.
@@ -139,10 +142,7 @@ impl FaultPlan {
         if let FaultAction::Broker(op) = self.action {
             needs.push(op.capability());
             if self.undo_after.is_some() {
-                needs.push(match op {
-                    NodeOp::Pause => Capability::Resume,
-                    _ => Capability::Restart,
-                });
+                needs.push(op.undo().capability());
             }
         }
         if self.target == FaultTarget::Broker(BrokerTarget::Controller) {
@@ -180,6 +180,18 @@ pub(super) fn validate(
             "restart" => FaultAction::Broker(NodeOp::Restart),
             "pause" => FaultAction::Broker(NodeOp::Pause),
             "resume" => FaultAction::Broker(NodeOp::Resume),
+            "delay" => {
+                let Some(d) = &r.delay else {
+                    return Err(at.field(
+                        &f("action"),
+                        &r.action,
+                        "a delay fault needs `delay = \"1500ms\"` (how long responses are held)",
+                    ));
+                };
+                let by =
+                    units::duration(d.get_ref()).map_err(|rule| at.field(&f("delay"), d, &rule))?;
+                FaultAction::Broker(NodeOp::Delay(by))
+            }
             "add_consumer" => FaultAction::AddConsumer,
             "remove_consumer" => FaultAction::RemoveConsumer,
             "crash_consumer" => FaultAction::CrashConsumer,
@@ -187,7 +199,7 @@ pub(super) fn validate(
                 return Err(at.field(
                     &f("action"),
                     &r.action,
-                    "expected kill, terminate, restart, pause, resume, add_consumer, remove_consumer or crash_consumer",
+                    "expected kill, terminate, restart, pause, resume, delay, add_consumer, remove_consumer or crash_consumer",
                 ));
             }
         };
@@ -283,15 +295,23 @@ pub(super) fn validate(
         {
             return Err(at.field(&f("every"), e, "must be longer than 0s"));
         }
+        if let (Some(d), false) = (
+            &r.delay,
+            matches!(action, FaultAction::Broker(NodeOp::Delay(_))),
+        ) {
+            return Err(at.field(&f("delay"), d, "only action = \"delay\" takes a delay"));
+        }
         let undo_after = duration(at, &f("restart_after"), &r.restart_after)?;
         if let Some(u) = &r.restart_after {
             match action {
-                FaultAction::Broker(NodeOp::Kill | NodeOp::Terminate | NodeOp::Pause) => {}
+                FaultAction::Broker(
+                    NodeOp::Kill | NodeOp::Terminate | NodeOp::Pause | NodeOp::Delay(_),
+                ) => {}
                 _ => {
                     return Err(at.field(
                         &f("restart_after"),
                         u,
-                        "only kill, terminate (restarted) and pause (resumed) can be undone",
+                        "only kill, terminate (restarted), pause (resumed) and delay (removed) can be undone",
                     ));
                 }
             }

@@ -690,6 +690,7 @@ impl Cluster for EmbeddedCluster {
             NodeOp::Restart => self.restart(node).await,
             NodeOp::Pause => self.pause(node, true).await,
             NodeOp::Resume => self.pause(node, false).await,
+            NodeOp::Delay(_) => super::require(ClusterKind::Embedded, &self.capabilities(), op),
         }
     }
 }
