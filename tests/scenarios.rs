@@ -5,50 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-use serde_json::Value;
-
-fn harness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kafka-harness"))
-        .args(args)
-        .env_remove("KAFKA_HOME")
-        .output()
-        .unwrap()
-}
-
-/// Fails with both output streams unless the process exited with `code`.
-fn assert_exit(o: &Output, code: i32) {
-    assert_eq!(o.status.code(), Some(code), "{}\n{}", stdout(o), stderr(o));
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// The result.json files under `out`, parsed.
-fn results(out: &Path) -> Vec<Value> {
-    let mut found = Vec::new();
-    for run in std::fs::read_dir(out).unwrap().flatten() {
-        let file = run.path().join("result.json");
-        if file.exists() {
-            found.push(serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap());
-        }
-    }
-    found
-}
-
-/// Writes a scenario into `dir` and returns its path.
-fn scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use common::cli::{assert_exit, harness, results, scenario, stderr, stdout};
 
 /// A small scenario: `messages` messages, one topic of 3 partitions, producers and an
 /// optional consumer of the given drivers.

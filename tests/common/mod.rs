@@ -4,6 +4,8 @@
 //! Every test binary compiles this module; not every binary uses every helper.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

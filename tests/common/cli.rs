@@ -1,0 +1,61 @@
+//! Running the built `kafka-harness` binary and reading what it wrote.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Runs the binary with `args` and waits for it.
+pub fn harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kafka-harness"))
+        .args(args)
+        .env_remove("KAFKA_HOME")
+        .output()
+        .unwrap()
+}
+
+/// Fails with both output streams unless the process exited with `code`.
+#[track_caller]
+pub fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(o.status.code(), Some(code), "{}\n{}", stdout(o), stderr(o));
+}
+
+/// Standard error, as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Standard output, as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The result.json files under `out`, parsed.
+pub fn results(out: &Path) -> Vec<Value> {
+    let mut found = Vec::new();
+    for run in std::fs::read_dir(out).unwrap().flatten() {
+        let file = run.path().join("result.json");
+        if file.exists() {
+            found.push(serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap());
+        }
+    }
+    found
+}
+
+/// Writes a scenario into `dir` and returns its path.
+pub fn scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The check named `name` in a result.
+#[track_caller]
+pub fn check<'a>(result: &'a Value, name: &str) -> &'a Value {
+    result["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {}", result["checks"]))
+}
