@@ -149,11 +149,15 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    // librdkafka's own log lines (a refused connection to a broker the nemesis killed, say)
+    // are off by default: what they mean for the run is in the History (every failed or
+    // indeterminate send keeps its reason). `RUST_LOG=warn,librdkafka=info` shows them.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,librdkafka=error")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,librdkafka=off,rdkafka::client=off")
+            }),
         )
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
