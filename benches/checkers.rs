@@ -111,6 +111,7 @@ fn synthetic(n: usize) -> (History, Log) {
         .collect();
     let history = History {
         faults: Vec::new(),
+        txns: Vec::new(),
         topics: vec!["bench".to_owned()],
         keys: (0..KEYS)
             .map(|k| format!("key-{k:05}").into_bytes())
@@ -120,6 +121,7 @@ fn synthetic(n: usize) -> (History, Log) {
         group_events,
     };
     let log = Log {
+        sources: Vec::new(),
         records,
         unreadable: Vec::new(),
     };
@@ -131,6 +133,7 @@ fn settings() -> CheckSettings {
         duplicate_delivery_allowed: false,
         max_duplicate_deliveries: None,
         consumed_topics: vec![TOPIC],
+        pipelines: Vec::new(),
     }
 }
 

@@ -129,6 +129,34 @@ pub struct History {
     pub group_events: Vec<GroupEvent>,
     /// Faults the nemesis applied, in time order.
     pub faults: Vec<FaultRecord>,
+    /// Transactions of transactional producers and stages.
+    pub txns: Vec<Txn>,
+}
+
+/// How a transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnOutcome {
+    /// Committed: every record must be visible.
+    Committed,
+    /// Aborted (on purpose or after an error): no record may be visible.
+    Aborted,
+    /// Unknown (the commit timed out or the producer failed): all or nothing visible.
+    Indeterminate,
+}
+
+/// One transaction: a contiguous run of one producer's sequence numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Txn {
+    /// The producer (or stage) instance.
+    pub producer: u32,
+    /// Its first message's sequence number.
+    pub first_seq: u64,
+    /// Its last message's sequence number (inclusive).
+    pub last_seq: u64,
+    /// How it ended.
+    pub outcome: TxnOutcome,
+    /// When the outcome became known.
+    pub at: Micros,
 }
 
 /// One record read back from a partition after the run.
@@ -153,6 +181,9 @@ pub struct Log {
     pub records: Vec<LogRecord>,
     /// Partitions that could not be read completely, with the reason.
     pub unreadable: Vec<(TopicId, i32, String)>,
+    /// For records derived from another message (a stage's output): (index into
+    /// `records`, the input message), ascending by index. Sparse, so records stay small.
+    pub sources: Vec<(usize, MsgId)>,
 }
 
 /// Gives each distinct key a [`KeyId`]: the History's key table, built as records arrive.

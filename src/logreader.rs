@@ -3,7 +3,9 @@
 //! For each partition of each topic: its high watermark, then a read from the earliest
 //! offset up to it, decoding each record's stamp and interning its key. A partition that
 //! cannot be read to its end is listed in [`Log::unreadable`] so checkers can say
-//! "unknown" instead of guessing.
+//! "unknown" instead of guessing. With transactions the log is read as a read_committed
+//! consumer would see it, and a stage's output records keep the input they came from
+//! ([`Log::sources`]).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -21,18 +23,35 @@ use crate::stamp::{self, Stamp};
 /// How long reading one partition may take.
 const PARTITION_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Which records the log reader sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Every record written, aborted transactions' included.
+    ReadUncommitted,
+    /// What a read_committed consumer may see: committed transactions and plain records.
+    ReadCommitted,
+}
+
 /// Reads every partition of `topics` (actual names, with their plans) into a [`Log`].
 pub async fn read(
     settings: &BTreeMap<String, String>,
     topics: &[String],
     plans: &[TopicPlan],
     mut keys: KeyInterner,
+    isolation: Isolation,
 ) -> Result<(Log, KeyInterner), ClusterError> {
     let mut config = client_config(settings);
     config
         .set("group.id", "kafka-harness-log-reader")
         .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        .set(
+            "isolation.level",
+            match isolation {
+                Isolation::ReadUncommitted => "read_uncommitted",
+                Isolation::ReadCommitted => "read_committed",
+            },
+        );
     let consumer: BaseConsumer = config
         .create()
         .map_err(ClusterError::kafka("creating the log reader"))?;
@@ -94,7 +113,17 @@ fn read_partition(
         // Errors such as a lost connection are transient: librdkafka retries, and the
         // deadline bounds the wait.
         let message = match consumer.poll(Duration::from_millis(500)) {
-            None => continue,
+            // Transaction markers take offsets but are never returned: the position says
+            // when the reader has passed the last of them.
+            None => {
+                if let Ok(position) = consumer.position()
+                    && let Some(p) = position.find_partition(topic, partition)
+                    && let Offset::Offset(o) = p.offset()
+                {
+                    next = next.max(o);
+                }
+                continue;
+            }
             Some(Err(e)) => {
                 last_error = format!(" (last error: {e})");
                 continue;
@@ -110,6 +139,14 @@ fn read_partition(
                 .map(|s| s.id())
         });
         let key = message.key().map(|k| keys.intern(k));
+        if let Some(source) = message.headers().and_then(|h| {
+            h.iter()
+                .find(|h| h.key == stamp::SOURCE_HEADER)
+                .and_then(|h| h.value)
+                .and_then(stamp::decode_source)
+        }) {
+            log.sources.push((log.records.len(), source));
+        }
         log.records.push(LogRecord {
             topic: t,
             partition,

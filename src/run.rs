@@ -45,6 +45,11 @@ pub async fn execute(
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect(),
+        pipelines: plan
+            .stages
+            .iter()
+            .map(|s| (s.input as u16, s.output as u16))
+            .collect(),
     };
     let mut checks = check::run_all(
         &evidence.history,

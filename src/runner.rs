@@ -28,7 +28,7 @@ use crate::driver::{ConsumerEvent, OutRecord, ProducerDriver, SendOutcome, now_u
 use crate::history::{
     Delivery, GroupEvent, History, KeyInterner, Log, MsgId, Outcome, Send, TopicId,
 };
-use crate::logreader;
+use crate::logreader::{self, Isolation};
 use crate::members::Members;
 use crate::metrics::Recorder;
 use crate::nemesis::Nemesis;
@@ -297,8 +297,19 @@ pub async fn run(
     history.topics = topics.clone();
     history.faults = faults;
 
-    let (log, key_index) =
-        logreader::read(&cluster.client_config(), &topics, &plan.topics, key_index).await?;
+    let isolation = if plan.has_transactions() {
+        Isolation::ReadCommitted
+    } else {
+        Isolation::ReadUncommitted
+    };
+    let (log, key_index) = logreader::read(
+        &cluster.client_config(),
+        &topics,
+        &plan.topics,
+        key_index,
+        isolation,
+    )
+    .await?;
     history.keys = key_index.into_keys();
     let counts = live.lock().map(|l| l.counts).unwrap_or_default();
     let measured_s = (producers_done_us.saturating_sub(warmup_us) as f64 / 1e6).max(1e-3);

@@ -136,6 +136,7 @@ use crate::history::{GroupEvent, MsgId};
 mod index;
 mod phantom;
 mod reads;
+mod txn;
 mod writes;
 
 #[cfg(test)]
@@ -147,6 +148,7 @@ use index::DenseIndex;
 
 pub use phantom::phantom;
 pub use reads::{duplicate_delivery, lost_delivery, nonmonotonic_poll};
+pub use txn::{aborted_read, exactly_once, torn_transaction};
 pub use writes::{duplicate_write, lost_write, order_violation};
 
 /// At most this many examples are kept per kind of anomaly.
@@ -292,6 +294,9 @@ pub struct CheckSettings {
     pub max_duplicate_deliveries: Option<u64>,
     /// Topics a consumer group read: `lost_delivery` checks records of these only.
     pub consumed_topics: Vec<TopicId>,
+    /// Consume-transform-produce stages, as (input topic, output topic): `exactly_once`
+    /// checks these.
+    pub pipelines: Vec<(TopicId, TopicId)>,
 }
 
 /// At-least-once: duplicates allowed without limit; no consumed topics.
@@ -301,6 +306,7 @@ impl Default for CheckSettings {
             duplicate_delivery_allowed: true,
             max_duplicate_deliveries: None,
             consumed_topics: Vec::new(),
+            pipelines: Vec::new(),
         }
     }
 }
@@ -323,11 +329,17 @@ pub enum CheckName {
     NonmonotonicPoll,
     /// In the log or delivered, yet no producer sent it.
     Phantom,
+    /// A record of an aborted transaction was delivered or is visible to read_committed.
+    AbortedRead,
+    /// A committed transaction is only partly visible.
+    TornTransaction,
+    /// A stage's input is not in its output exactly once.
+    ExactlyOnce,
 }
 
 impl CheckName {
     /// Every check, in report order.
-    pub const ALL: [CheckName; 7] = [
+    pub const ALL: [CheckName; 10] = [
         CheckName::LostWrite,
         CheckName::DuplicateWrite,
         CheckName::OrderViolation,
@@ -335,7 +347,19 @@ impl CheckName {
         CheckName::DuplicateDelivery,
         CheckName::NonmonotonicPoll,
         CheckName::Phantom,
+        CheckName::AbortedRead,
+        CheckName::TornTransaction,
+        CheckName::ExactlyOnce,
     ];
+
+    /// Whether it judges transactions, so needs a scenario with transactional producers or
+    /// stages (`aborted_read`, `torn_transaction`, `exactly_once`).
+    pub fn needs_transactions(self) -> bool {
+        matches!(
+            self,
+            CheckName::AbortedRead | CheckName::TornTransaction | CheckName::ExactlyOnce
+        )
+    }
 
     /// Whether it judges deliveries only, so needs a scenario with consumers
     /// (`lost_delivery`, `duplicate_delivery`, `nonmonotonic_poll`).
@@ -356,6 +380,9 @@ impl CheckName {
             CheckName::DuplicateDelivery => "duplicate_delivery",
             CheckName::NonmonotonicPoll => "nonmonotonic_poll",
             CheckName::Phantom => "phantom",
+            CheckName::AbortedRead => "aborted_read",
+            CheckName::TornTransaction => "torn_transaction",
+            CheckName::ExactlyOnce => "exactly_once",
         }
     }
 }
@@ -369,7 +396,7 @@ impl fmt::Display for CheckName {
 /// A name that is not a check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown check {0:?}; the checks are lost_write, duplicate_write, order_violation, lost_delivery, duplicate_delivery, nonmonotonic_poll, phantom"
+    "unknown check {0:?}; the checks are lost_write, duplicate_write, order_violation, lost_delivery, duplicate_delivery, nonmonotonic_poll, phantom, aborted_read, torn_transaction, exactly_once"
 )]
 pub struct UnknownCheck(pub String);
 
@@ -407,6 +434,9 @@ pub fn run_all(
             CheckName::DuplicateDelivery => reads::duplicate_delivery_in(&cx, settings),
             CheckName::NonmonotonicPoll => reads::nonmonotonic_poll_in(&cx),
             CheckName::Phantom => phantom::phantom_in(&cx),
+            CheckName::AbortedRead => txn::aborted_read_in(&cx),
+            CheckName::TornTransaction => txn::torn_transaction_in(&cx),
+            CheckName::ExactlyOnce => txn::exactly_once_in(&cx, settings),
         });
     }
     results
@@ -418,6 +448,7 @@ struct Context<'a> {
     log: &'a Log,
     sends: OnceCell<DenseIndex>,
     log_positions: OnceCell<DenseIndex>,
+    txns: OnceCell<Vec<crate::history::Txn>>,
 }
 
 impl<'a> Context<'a> {
@@ -427,7 +458,13 @@ impl<'a> Context<'a> {
             log,
             sends: OnceCell::new(),
             log_positions: OnceCell::new(),
+            txns: OnceCell::new(),
         }
+    }
+
+    /// The transactions, sorted for [`txn::txn_of`].
+    fn txns(&self) -> &[crate::history::Txn] {
+        self.txns.get_or_init(|| txn::sorted(&self.history.txns))
     }
 
     /// Every message any producer attempted, numbered densely.

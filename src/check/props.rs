@@ -51,6 +51,7 @@ struct Run {
 impl Run {
     fn log(&self) -> Log {
         Log {
+            sources: Vec::new(),
             records: self.parts.concat(),
             unreadable: self.unreadable.clone(),
         }
@@ -147,6 +148,7 @@ fn build(spec: &Spec) -> Run {
         .collect();
     let history = History {
         faults: Vec::new(),
+        txns: Vec::new(),
         topics: (0..spec.topics).map(|t| format!("topic-{t}")).collect(),
         keys: (0..5).map(|k| format!("key-{k}").into_bytes()).collect(),
         sends,
@@ -161,6 +163,7 @@ fn build(spec: &Spec) -> Run {
             duplicate_delivery_allowed: false,
             max_duplicate_deliveries: None,
             consumed_topics: (0..spec.topics).collect(),
+            pipelines: Vec::new(),
         },
     }
 }
@@ -243,6 +246,9 @@ proptest! {
             duplicate_delivery(&run.history, &log, &run.settings),
             nonmonotonic_poll(&run.history, &log),
             phantom(&run.history, &log),
+            aborted_read(&run.history, &log),
+            torn_transaction(&run.history, &log),
+            exactly_once(&run.history, &log, &run.settings),
         ];
         prop_assert_eq!(&results[..], &one_by_one[..]);
     }

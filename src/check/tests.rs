@@ -3,7 +3,7 @@
 //! break the contracts (unsorted log, unknown topics and keys, extreme numbers).
 
 use super::*;
-use crate::history::{Delivery, GroupEvent, LogRecord, MsgId, Outcome, Send};
+use crate::history::{Delivery, GroupEvent, LogRecord, MsgId, Outcome, Send, Txn, TxnOutcome};
 
 fn id(producer: u32, seq: u64) -> MsgId {
     MsgId { producer, seq }
@@ -48,6 +48,7 @@ fn del(consumer: u32, partition: i32, offset: i64, msg: Option<MsgId>, at: Micro
 fn history(sends: Vec<Send>, deliveries: Vec<Delivery>) -> History {
     History {
         faults: Vec::new(),
+        txns: Vec::new(),
         topics: vec!["t".into()],
         keys: vec![b"a".to_vec(), b"b".to_vec(), vec![0xff, b'c']],
         sends,
@@ -58,6 +59,7 @@ fn history(sends: Vec<Send>, deliveries: Vec<Delivery>) -> History {
 
 fn log(records: Vec<LogRecord>) -> Log {
     Log {
+        sources: Vec::new(),
         records,
         unreadable: Vec::new(),
     }
@@ -66,6 +68,7 @@ fn log(records: Vec<LogRecord>) -> Log {
 fn consumed() -> CheckSettings {
     CheckSettings {
         consumed_topics: vec![0],
+        pipelines: Vec::new(),
         ..CheckSettings::default()
     }
 }
@@ -126,8 +129,8 @@ fn check_names_round_trip() {
         Ok(CheckName::NonmonotonicPoll)
     );
     assert_eq!(
-        "aborted_read".parse::<CheckName>(),
-        Err(UnknownCheck("aborted_read".into()))
+        "torn_write".parse::<CheckName>(),
+        Err(UnknownCheck("torn_write".into()))
     );
 }
 
@@ -338,6 +341,7 @@ fn lost_delivery_matches_by_position_or_message() {
     assert!(r.detail.contains("nothing to check"));
     let other = CheckSettings {
         consumed_topics: vec![3],
+        pipelines: Vec::new(),
         ..CheckSettings::default()
     };
     assert_eq!(lost_delivery(&h, &l, &other).count, 0);
@@ -540,6 +544,7 @@ fn odd_inputs_do_not_panic() {
         partitions: vec![(u16::MAX, i32::MAX)],
     });
     let l = Log {
+        sources: Vec::new(),
         records: vec![
             LogRecord {
                 topic: u16::MAX,
@@ -553,6 +558,7 @@ fn odd_inputs_do_not_panic() {
     };
     let settings = CheckSettings {
         consumed_topics: vec![0, u16::MAX],
+        pipelines: Vec::new(),
         ..CheckSettings::default()
     };
     let results = run_all(&h, &l, &settings, &CheckName::ALL);
@@ -562,4 +568,114 @@ fn odd_inputs_do_not_panic() {
         .flat_map(|r| r.examples.iter().filter_map(|e| e.topic.clone()))
         .collect();
     assert!(topics.iter().any(|t| t == "#65535"), "{topics:?}");
+}
+
+// ----- transactions ---------------------------------------------------------------------
+
+fn txn(producer: u32, seqs: std::ops::RangeInclusive<u64>, outcome: TxnOutcome) -> Txn {
+    Txn {
+        producer,
+        first_seq: *seqs.start(),
+        last_seq: *seqs.end(),
+        outcome,
+        at: 100,
+    }
+}
+
+/// Producer 0 sends seqs 0..6 in three transactions: committed, aborted, undecided.
+fn transactional() -> History {
+    let mut h = history(
+        (0..6).map(|s| send(0, s, 0, ok(0, s as i64))).collect(),
+        Vec::new(),
+    );
+    h.txns = vec![
+        txn(0, 4..=5, TxnOutcome::Indeterminate),
+        txn(0, 0..=1, TxnOutcome::Committed),
+        txn(0, 2..=3, TxnOutcome::Aborted),
+    ];
+    h
+}
+
+#[test]
+fn aborted_records_may_vanish_and_must_not_be_seen() {
+    let h = transactional();
+    // The committed transaction is there; the aborted and undecided ones are not.
+    let visible = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(0, 1, Some(id(0, 1)), Some(0)),
+    ]);
+    assert_eq!(lost_write(&h, &visible).count, 0);
+    assert_eq!(aborted_read(&h, &visible).verdict, Verdict::Pass);
+    assert_eq!(torn_transaction(&h, &visible).verdict, Verdict::Pass);
+
+    // An aborted record in the committed log, and delivered: both count.
+    let mut seen = h.clone();
+    seen.deliveries = vec![del(0, 0, 2, Some(id(0, 2)), 50)];
+    let leaked = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(0, 1, Some(id(0, 1)), Some(0)),
+        rec(0, 3, Some(id(0, 3)), Some(0)),
+    ]);
+    let r = aborted_read(&seen, &leaked);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 2), "{r:?}");
+    assert_eq!(r.examples.len(), 2);
+    assert_eq!(r.examples[0].consumer, Some(0));
+    assert_eq!(r.examples[1].offset, Some(3));
+
+    // Without the committed transaction's records, they are lost writes, not torn.
+    let none = log(Vec::new());
+    assert_eq!(lost_write(&h, &none).count, 2);
+    assert_eq!(torn_transaction(&h, &none).count, 0);
+}
+
+#[test]
+fn a_partly_visible_committed_transaction_is_torn() {
+    let h = transactional();
+    let half = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(0, 7, Some(id(0, 0)), Some(0)),
+    ]);
+    let r = torn_transaction(&h, &half);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 1), "{r:?}");
+    assert!(
+        r.examples[0].note.contains("1 of 2 records visible"),
+        "{r:?}"
+    );
+    assert_eq!(lost_write(&h, &half).count, 1);
+}
+
+#[test]
+fn exactly_once_counts_missing_and_repeated_outputs() {
+    let mut h = transactional();
+    h.topics.push("out".into());
+    let settings = CheckSettings {
+        pipelines: vec![(0, 1)],
+        ..CheckSettings::default()
+    };
+    let out = |offset: i64, seq: u64| LogRecord {
+        topic: 1,
+        partition: 0,
+        offset,
+        id: Some(id(9, seq)),
+        key: None,
+    };
+    let mut l = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(0, 1, Some(id(0, 1)), Some(0)),
+        rec(0, 2, Some(id(0, 4)), Some(0)),
+        out(0, 0),
+        out(1, 1),
+        out(2, 2),
+    ]);
+    // p0:0 twice, p0:1 never, p0:4 once.
+    l.sources = vec![(3, id(0, 0)), (4, id(0, 0)), (5, id(0, 4))];
+    let r = exactly_once(&h, &l, &settings);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 2), "{r:?}");
+    assert_eq!(r.examples.len(), 2);
+    assert!(r.examples[1].note.contains("2 times"));
+    l.sources = vec![(3, id(0, 0)), (4, id(0, 1)), (5, id(0, 4))];
+    assert_eq!(exactly_once(&h, &l, &settings).verdict, Verdict::Pass);
+    // No stage: nothing to check, said so.
+    let r = exactly_once(&h, &l, &CheckSettings::default());
+    assert!(r.detail.contains("no consume-transform-produce stage"));
 }

@@ -10,7 +10,7 @@
 
 use super::index::{Bitset, FxMap, producer_group};
 use super::{CheckName, CheckResult, Context, Examples, Verdict, result};
-use crate::history::{History, Log, LogRecord, MsgId, Outcome, TopicId};
+use crate::history::{History, Log, LogRecord, MsgId, Outcome, TopicId, TxnOutcome};
 
 /// `lost_write`: acknowledged sends whose message is nowhere in the log.
 pub fn lost_write(history: &History, log: &Log) -> CheckResult {
@@ -43,10 +43,16 @@ pub(super) fn lost_write_in(cx: &Context<'_>) -> CheckResult {
 
     let (mut acked, mut lost, mut undecided) = (0u64, 0u64, 0u64);
     let (mut lost_ex, mut undecided_ex) = (Examples::default(), Examples::default());
+    let txns = cx.txns();
     for send in &cx.history.sends {
         let Outcome::Ok { partition, .. } = send.outcome else {
             continue;
         };
+        // In a transaction, an acknowledged record counts only once its transaction
+        // committed: aborted ones must vanish, undecided ones may.
+        if super::txn::txn_of(txns, send.id).is_some_and(|t| t.outcome != TxnOutcome::Committed) {
+            continue;
+        }
         acked += 1;
         if index.message(send.id).is_some_and(|i| present.get(i)) {
             continue;

@@ -855,7 +855,8 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
     }
     let faults = faults::validate(at, &raw.faults, brokers, &topics, &consumers)?;
 
-    let checks = validate_checks(at, &raw.checks, !consumers.is_empty())?;
+    let transactional = !stages.is_empty() || producers.iter().any(|p| p.transactions.is_some());
+    let checks = validate_checks(at, &raw.checks, !consumers.is_empty(), transactional)?;
     Ok(Plan {
         name: raw.name.into_inner(),
         description: raw.description,
@@ -879,12 +880,14 @@ fn validate_checks(
     at: &Locator<'_>,
     raw: &RawChecks,
     has_consumers: bool,
+    transactional: bool,
 ) -> Result<ChecksPlan, ScenarioError> {
     let anomalies = match &raw.anomalies {
         None => CheckName::ALL
             .iter()
             .copied()
             .filter(|c| has_consumers || !c.needs_consumers())
+            .filter(|c| transactional || !c.needs_transactions())
             .collect(),
         Some(list) => {
             let mut names = Vec::new();
@@ -902,6 +905,13 @@ fn validate_checks(
                         "checks.anomalies",
                         item,
                         "this check needs consumers; add a [[consumers]] table",
+                    ));
+                }
+                if name.needs_transactions() && !transactional {
+                    return Err(at.field(
+                        "checks.anomalies",
+                        item,
+                        "this check needs transactions: a [producers.transactions] table or a [[stages]] table",
                     ));
                 }
                 names.push(name);
