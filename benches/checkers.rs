@@ -153,6 +153,9 @@ fn run(
         Some(CheckName::DuplicateDelivery) => check::duplicate_delivery(history, log, settings),
         Some(CheckName::NonmonotonicPoll) => check::nonmonotonic_poll(history, log),
         Some(CheckName::Phantom) => check::phantom(history, log),
+        Some(CheckName::AbortedRead) => check::aborted_read(history, log),
+        Some(CheckName::TornTransaction) => check::torn_transaction(history, log),
+        Some(CheckName::ExactlyOnce) => check::exactly_once(history, log, settings),
     };
     vec![one]
 }
