@@ -23,10 +23,12 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::cluster::{Cluster, ClusterError, TopicSpec};
 use crate::driver::rdkafka::RdkafkaProducer;
+use crate::driver::txn::TransactionalProducer;
 use crate::driver::rskafka::RskafkaProducer;
 use crate::driver::{ConsumerEvent, OutRecord, ProducerDriver, SendOutcome, now_us};
 use crate::history::{
-    Delivery, GroupEvent, History, KeyInterner, Log, MsgId, Outcome, Send, TopicId,
+    Delivery, GroupEvent, History, KeyInterner, Log, MsgId, Outcome, Send, TopicId, Txn,
+    TxnOutcome,
 };
 use crate::logreader::{self, Isolation};
 use crate::members::Members;
@@ -109,6 +111,7 @@ pub struct RunCounts {
 enum Ev {
     Done(Box<SendDone>),
     Consumer(ConsumerEvent),
+    Txn(Txn),
 }
 
 struct SendDone {
@@ -120,6 +123,9 @@ struct SendDone {
     sent: u64,
     done: u64,
     outcome: SendOutcome,
+    /// Whether readers can see it once acknowledged: not so in an aborted or undecided
+    /// transaction.
+    visible: bool,
 }
 
 /// Live figures shared between the collector and the runner.
@@ -130,6 +136,8 @@ struct Live {
     acked_high: HashMap<(TopicId, i32), i64>,
     /// Per consumer plan, topic and partition: 1 + the highest delivered offset.
     delivered_high: HashMap<(usize, TopicId, i32), i64>,
+    /// Per topic: acknowledged records readers can see (outside aborted transactions).
+    visible_acks: HashMap<TopicId, u64>,
     /// Per consumer plan: partitions currently assigned.
     assigned: HashMap<usize, std::collections::HashSet<(TopicId, i32)>>,
 }
@@ -203,8 +211,27 @@ pub async fn run(
         for _ in 0..p.instances {
             let id = producer_id;
             producer_id += 1;
-            let driver: Arc<dyn ProducerDriver> = match p.driver {
-                DriverKind::Rdkafka => {
+            let txn = match p.transactions {
+                None => None,
+                Some(t) => {
+                    use rand::SeedableRng;
+                    let mut settings = cluster.client_config();
+                    settings.extend(p.client.clone());
+                    let id_name = format!("{}-{id}{}", p.name, options.topic_suffix);
+                    Some(TxnSender {
+                        producer: TransactionalProducer::new(&settings, &id_name)
+                            .await
+                            .map_err(|e| RunError::Client(format!("producer {}: {e}", p.name)))?,
+                        every: t.every as usize,
+                        abort_ratio: t.abort_ratio,
+                        rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0x7478_6e00 ^ u64::from(id)),
+                        batch: Vec::new(),
+                    })
+                }
+            };
+            let driver: Arc<dyn ProducerDriver> = match (&txn, p.driver) {
+                (Some(txn), _) => txn.producer.driver(),
+                (None, DriverKind::Rdkafka) => {
                     let mut settings = cluster.client_config();
                     settings.extend(p.client.clone());
                     Arc::new(
@@ -212,7 +239,7 @@ pub async fn run(
                             .map_err(|e| RunError::Client(format!("producer {}: {e}", p.name)))?,
                     )
                 }
-                DriverKind::Rskafka => Arc::new(
+                (None, DriverKind::Rskafka) => Arc::new(
                     RskafkaProducer::new(
                         &cluster.bootstrap_servers(),
                         &topic,
@@ -245,7 +272,7 @@ pub async fn run(
                 stop_at_us,
                 max_in_flight: p.max_in_flight,
             };
-            producers.push((spec, driver));
+            producers.push((spec, driver, txn));
         }
     }
 
@@ -255,8 +282,15 @@ pub async fn run(
     epoch0.store(start_epoch_us, Ordering::Relaxed);
     let producer_tasks: Vec<_> = producers
         .into_iter()
-        .map(|(spec, driver)| {
-            tokio::spawn(produce(spec, driver, tx.clone(), run_start, start_epoch_us))
+        .map(|(spec, driver, txn)| {
+            tokio::spawn(produce(
+                spec,
+                driver,
+                txn,
+                tx.clone(),
+                run_start,
+                start_epoch_us,
+            ))
         })
         .collect();
     // The nemesis, on the same clock, until producers are done.
@@ -349,10 +383,74 @@ struct ProducerSpec {
     max_in_flight: usize,
 }
 
+/// A send waiting for its outcome.
+struct Pending {
+    id: MsgId,
+    key: Vec<u8>,
+    size: usize,
+    intended: u64,
+    sent: u64,
+}
+
+impl Pending {
+    fn done(self, topic: TopicId, done: u64, outcome: SendOutcome, visible: bool) -> SendDone {
+        SendDone {
+            id: self.id,
+            topic,
+            key: self.key,
+            size: self.size,
+            intended: self.intended,
+            sent: self.sent,
+            done,
+            outcome,
+            visible,
+        }
+    }
+}
+
+/// A transactional producer instance's open batch.
+struct TxnSender {
+    producer: TransactionalProducer,
+    every: usize,
+    abort_ratio: f64,
+    rng: rand::rngs::StdRng,
+    batch: Vec<(OutRecord, Pending)>,
+}
+
+impl TxnSender {
+    /// Sends the batch as one transaction (aborted on purpose with the plan's odds) and
+    /// reports every send and the transaction.
+    async fn run(&mut self, topic: TopicId, tx: &mpsc::UnboundedSender<Ev>, run_start: Instant) {
+        use rand::Rng;
+        let batch = std::mem::take(&mut self.batch);
+        let abort = self.rng.random_bool(self.abort_ratio);
+        let (records, pending): (Vec<OutRecord>, Vec<Pending>) = batch.into_iter().unzip();
+        let report = self.producer.transaction(records, None, abort).await;
+        let done = run_start.elapsed().as_micros() as u64;
+        if let Some(e) = &report.error {
+            tracing::debug!("transaction: {e}");
+        }
+        let visible = report.outcome == TxnOutcome::Committed;
+        if let (Some(first), Some(last)) = (pending.first(), pending.last()) {
+            let _ = tx.send(Ev::Txn(Txn {
+                producer: first.id.producer,
+                first_seq: first.id.seq,
+                last_seq: last.id.seq,
+                outcome: report.outcome,
+                at: done,
+            }));
+        }
+        for (p, outcome) in pending.into_iter().zip(report.outcomes) {
+            let _ = tx.send(Ev::Done(Box::new(p.done(topic, done, outcome, visible))));
+        }
+    }
+}
+
 /// One producer instance: sends on schedule, hands every outcome to the collector.
 async fn produce(
     mut spec: ProducerSpec,
     driver: Arc<dyn ProducerDriver>,
+    mut txn: Option<TxnSender>,
     tx: mpsc::UnboundedSender<Ev>,
     run_start: Instant,
     start_epoch_us: u64,
@@ -397,24 +495,36 @@ async fn produce(
                 intended_us: start_epoch_us + intended_us,
             },
         };
+        let meta = Pending {
+            id,
+            key: key.into_bytes(),
+            size,
+            intended: intended_us,
+            sent: sent_us,
+        };
+        if let Some(txn) = &mut txn {
+            txn.batch.push((record, meta));
+            drop(permit);
+            if txn.batch.len() >= txn.every {
+                txn.run(spec.topic_id, &tx, run_start).await;
+            }
+            seq += 1;
+            continue;
+        }
         let pending = driver.send(record);
         let (tx2, topic) = (tx.clone(), spec.topic_id);
         tokio::spawn(async move {
             let outcome = pending.await;
             let done = run_start.elapsed().as_micros() as u64;
-            let _ = tx2.send(Ev::Done(Box::new(SendDone {
-                id,
-                topic,
-                key: key.into_bytes(),
-                size,
-                intended: intended_us,
-                sent: sent_us,
-                done,
-                outcome,
-            })));
+            let _ = tx2.send(Ev::Done(Box::new(meta.done(topic, done, outcome, true))));
             drop(permit);
         });
         seq += 1;
+    }
+    if let Some(txn) = &mut txn
+        && !txn.batch.is_empty()
+    {
+        txn.run(spec.topic_id, &tx, run_start).await;
     }
     driver.flush().await;
     // Every outcome is in once every permit is back.
@@ -568,8 +678,12 @@ async fn collect(
                     match outcome {
                         Outcome::Ok { partition, offset } => {
                             l.counts.acked += 1;
-                            let high = l.acked_high.entry((done.topic, partition)).or_insert(0);
-                            *high = (*high).max(offset + 1);
+                            if done.visible {
+                                let high =
+                                    l.acked_high.entry((done.topic, partition)).or_insert(0);
+                                *high = (*high).max(offset + 1);
+                                *l.visible_acks.entry(done.topic).or_insert(0) += 1;
+                            }
                         }
                         Outcome::Fail => l.counts.failed += 1,
                         Outcome::Indeterminate => l.counts.indeterminate += 1,
@@ -588,6 +702,7 @@ async fn collect(
                     outcome,
                 });
             }
+            Ev::Txn(txn) => history.txns.push(txn),
             Ev::Consumer(ConsumerEvent::Delivered {
                 consumer,
                 topic,

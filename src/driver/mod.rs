@@ -13,6 +13,7 @@
 
 pub mod rdkafka;
 pub mod rskafka;
+pub mod txn;
 
 use std::future::Future;
 use std::pin::Pin;

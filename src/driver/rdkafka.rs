@@ -48,6 +48,11 @@ impl RdkafkaProducer {
         let producer = config(settings, &[("partitioner", "murmur2_random")]).create()?;
         Ok(RdkafkaProducer { producer })
     }
+
+    /// The librdkafka client, for transaction control ([`super::txn`]).
+    pub(crate) fn client(&self) -> &FutureProducer {
+        &self.producer
+    }
 }
 
 /// Errors after which the record was certainly not written.
