@@ -7,9 +7,18 @@
 //!         ──[send_offsets_to_transaction]──> commit (or abort) ──> outcomes + TxnOutcome
 //! ```
 //!
-//! A commit that fails with an error the transaction can recover from is aborted (the
-//! records must then never be seen); one that times out or leaves the producer fatally
-//! broken is `Indeterminate`: the broker may have committed it or not.
+//! How a transaction ends, and what the caller does next:
+//!
+//! | what happened | outcome | `fatal` |
+//! |---|---|---|
+//! | commit succeeded | `Committed` | no |
+//! | aborted on purpose, or a send, the offsets or the commit failed in a way that requires an abort | `Aborted` | only if the abort call failed |
+//! | the commit still timed out after three tries, or failed fatally (e.g. fenced) | `Indeterminate`: the broker may have committed it | yes |
+//! | `begin_transaction` refused (nothing sent) | `Aborted` | yes |
+//!
+//! A `fatal` producer can no longer be used: the caller makes a new one with the same
+//! `transactional.id`, which fences this one and makes the coordinator finish whatever it left
+//! open. Producers are idempotent with `acks=all` (Kafka requires both for transactions).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,8 +26,8 @@ use std::time::Duration;
 
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::ConsumerGroupMetadata;
-use rdkafka::error::KafkaError;
-use rdkafka::producer::Producer;
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::producer::{FutureProducer, Producer};
 
 use super::rdkafka::RdkafkaProducer;
 use super::{OutRecord, ProducerDriver, SendOutcome};
@@ -26,6 +35,8 @@ use crate::history::TxnOutcome;
 
 /// How long one transaction control call (init, commit, abort) may take.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many times a commit or abort that timed out is tried in all.
+const CONTROL_ATTEMPTS: u32 = 3;
 
 /// A transactional librdkafka producer.
 pub struct TransactionalProducer {
@@ -41,8 +52,8 @@ pub struct TxnReport {
     pub outcome: TxnOutcome,
     /// Why it aborted or is undecided, when not on purpose.
     pub error: Option<String>,
-    /// The producer can no longer be used (a fatal error): make a new one with the same
-    /// transactional id, which fences this one.
+    /// The producer can no longer be used (a fatal error, or a commit or abort it could not
+    /// finish): make a new one with the same transactional id, which fences this one.
     pub fatal: bool,
 }
 
@@ -54,6 +65,11 @@ impl TransactionalProducer {
     ) -> Result<Self, String> {
         let mut settings = settings.clone();
         settings.insert("transactional.id".into(), transactional_id.to_owned());
+        // What librdkafka implies for a transactional producer, stated; a scenario that sets
+        // otherwise is refused when the client is created.
+        for (key, value) in [("enable.idempotence", "true"), ("acks", "all")] {
+            settings.entry(key.into()).or_insert_with(|| value.into());
+        }
         let inner = Arc::new(RdkafkaProducer::new(&settings).map_err(|e| e.to_string())?);
         let init = Arc::clone(&inner);
         blocking(move || init.client().init_transactions(CONTROL_TIMEOUT))
@@ -75,13 +91,14 @@ impl TransactionalProducer {
         offsets: Option<(TopicPartitionList, ConsumerGroupMetadata)>,
         abort: bool,
     ) -> TxnReport {
-        let client = || Arc::clone(&self.inner);
-        if let Err(e) = client().client().begin_transaction() {
+        if let Err(e) = self.inner.client().begin_transaction() {
+            // Nothing was sent. The producer is fatally broken or still inside an earlier
+            // transaction it could not end: either way only a new one can go on.
             return TxnReport {
                 outcomes: vec![SendOutcome::Fail(format!("no transaction: {e}")); records.len()],
                 outcome: TxnOutcome::Aborted,
-                fatal: is_fatal(&e),
-                error: Some(e.to_string()),
+                error: Some(format!("begin: {e}")),
+                fatal: true,
             };
         }
         let pending: Vec<_> = records.into_iter().map(|r| self.inner.send(r)).collect();
@@ -96,7 +113,7 @@ impl TransactionalProducer {
         if error.is_none()
             && let Some((offsets, group)) = offsets
         {
-            let p = client();
+            let p = Arc::clone(&self.inner);
             if let Err(e) = blocking(move || {
                 p.client()
                     .send_offsets_to_transaction(&offsets, &group, CONTROL_TIMEOUT)
@@ -107,8 +124,10 @@ impl TransactionalProducer {
             }
         }
         if !abort && error.is_none() {
-            let p = client();
-            match blocking(move || p.client().commit_transaction(CONTROL_TIMEOUT)).await {
+            match self
+                .control(|p| p.commit_transaction(CONTROL_TIMEOUT))
+                .await
+            {
                 Ok(()) => {
                     return TxnReport {
                         outcomes,
@@ -118,30 +137,43 @@ impl TransactionalProducer {
                     };
                 }
                 Err(e) if requires_abort(&e) => error = Some(format!("commit: {e}")),
+                // Still timing out, or fatal: the commit may have reached the coordinator.
                 Err(e) => {
                     return TxnReport {
                         outcomes,
                         outcome: TxnOutcome::Indeterminate,
-                        fatal: is_fatal(&e),
                         error: Some(format!("commit: {e}")),
+                        fatal: true,
                     };
                 }
             }
         }
-        let p = client();
-        match blocking(move || p.client().abort_transaction(CONTROL_TIMEOUT)).await {
-            Ok(()) => TxnReport {
-                outcomes,
-                outcome: TxnOutcome::Aborted,
-                error,
-                fatal: false,
+        // No commit was attempted, or it failed in a way that requires an abort: whether or
+        // not the abort call succeeds, this transaction can never be committed (a producer
+        // that replaces this one aborts it when it initialises).
+        let aborted = self.control(|p| p.abort_transaction(CONTROL_TIMEOUT)).await;
+        TxnReport {
+            outcomes,
+            outcome: TxnOutcome::Aborted,
+            fatal: aborted.is_err(),
+            error: match (error, aborted) {
+                (error, Ok(())) => error,
+                (None, Err(e)) => Some(format!("abort: {e}")),
+                (Some(error), Err(e)) => Some(format!("{error}; abort: {e}")),
             },
-            Err(e) => TxnReport {
-                outcomes,
-                outcome: TxnOutcome::Indeterminate,
-                fatal: is_fatal(&e),
-                error: Some(format!("abort: {e}")),
-            },
+        }
+    }
+
+    /// Runs a commit or abort call, again while librdkafka says a retry may succeed (it timed
+    /// out: the call resumes where it stopped), up to [`CONTROL_ATTEMPTS`] times.
+    async fn control(&self, call: fn(&FutureProducer) -> KafkaResult<()>) -> KafkaResult<()> {
+        let mut attempt = 1;
+        loop {
+            let p = Arc::clone(&self.inner);
+            match blocking(move || call(p.client())).await {
+                Err(e) if attempt < CONTROL_ATTEMPTS && retriable(&e) => attempt += 1,
+                result => return result,
+            }
         }
     }
 }
@@ -158,6 +190,6 @@ fn requires_abort(e: &KafkaError) -> bool {
     matches!(e, KafkaError::Transaction(t) if t.txn_requires_abort())
 }
 
-fn is_fatal(e: &KafkaError) -> bool {
-    matches!(e, KafkaError::Transaction(t) if t.is_fatal())
+fn retriable(e: &KafkaError) -> bool {
+    matches!(e, KafkaError::Transaction(t) if t.is_retriable())
 }
