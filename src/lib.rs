@@ -32,6 +32,7 @@ pub mod report;
 pub mod run;
 pub mod runner;
 pub mod scenario;
+pub mod stage;
 pub mod stamp;
 pub mod wire;
 pub mod workload;

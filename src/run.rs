@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::behaviour;
 use crate::check::{self, CheckSettings};
 use crate::cluster::Cluster;
+use crate::history::TxnOutcome;
 use crate::report::{self, ClusterInfo, Fault, RunResult};
 use crate::runner::{self, RunError, RunOptions};
 use crate::scenario::Plan;
@@ -108,6 +109,14 @@ pub async fn execute(
     let end = (evidence.producers_done_s * 1e6) as u64;
     result.group = behaviour::group_report(history, &history.faults, &protocols, end);
     result.plan = serde_json::to_value(plan).unwrap_or_default();
+    if plan.has_transactions() {
+        let count = |o| history.txns.iter().filter(|t| t.outcome == o).count() as u64;
+        result.transactions = Some(report::Transactions {
+            committed: count(TxnOutcome::Committed),
+            aborted: count(TxnOutcome::Aborted),
+            indeterminate: count(TxnOutcome::Indeterminate),
+        });
+    }
     result.clients = client_versions();
     result.broker_logs = copy_broker_logs(cluster, &dir);
     report::write_json(&result, &dir)

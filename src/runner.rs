@@ -23,18 +23,18 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::cluster::{Cluster, ClusterError, TopicSpec};
 use crate::driver::rdkafka::RdkafkaProducer;
-use crate::driver::txn::TransactionalProducer;
 use crate::driver::rskafka::RskafkaProducer;
+use crate::driver::txn::TransactionalProducer;
 use crate::driver::{ConsumerEvent, OutRecord, ProducerDriver, SendOutcome, now_us};
 use crate::history::{
-    Delivery, GroupEvent, History, KeyInterner, Log, MsgId, Outcome, Send, TopicId, Txn,
-    TxnOutcome,
+    Delivery, GroupEvent, History, KeyInterner, Log, MsgId, Outcome, Send, TopicId, Txn, TxnOutcome,
 };
 use crate::logreader::{self, Isolation};
 use crate::members::Members;
 use crate::metrics::Recorder;
 use crate::nemesis::Nemesis;
 use crate::scenario::{DriverKind, Plan, Rate};
+use crate::stage::{Stage, StageTxn};
 use crate::stamp::Stamp;
 use crate::workload::{Generator, KeyChooser};
 
@@ -198,6 +198,17 @@ pub async fn run(
         warmup_us,
         options.progress,
     ));
+    let (stages_stop, stages_stop_rx) = watch::channel(false);
+    let stage_tasks = start_stages(
+        plan,
+        cluster,
+        &topics,
+        &options.topic_suffix,
+        plan.producers.iter().map(|p| p.instances).sum(),
+        &tx,
+        &epoch0,
+        &stages_stop_rx,
+    );
     wait_for_assignment(plan, &live).await;
 
     // Producer clients are created (and connected) before the run clock starts, so their
@@ -320,6 +331,15 @@ pub async fn run(
 
     // Drain: consumers catch up with everything acknowledged.
     let drained = drain(plan, &live, plan.drain_timeout).await;
+    let _ = stages_stop.send(true);
+    for task in stage_tasks {
+        match tokio::time::timeout(Duration::from_secs(60), task).await {
+            Ok(Ok(Err(e))) => tracing::warn!("stage: {e}"),
+            Ok(Err(e)) => tracing::warn!("stage task: {e}"),
+            Err(_) => tracing::warn!("a stage did not stop within 60 s"),
+            Ok(Ok(Ok(()))) => {}
+        }
+    }
     members.stop_all().await;
     drop(members);
     let _ = forwarder.await;
@@ -494,6 +514,7 @@ async fn produce(
                 seq,
                 intended_us: start_epoch_us + intended_us,
             },
+            source: None,
         };
         let meta = Pending {
             id,
@@ -531,6 +552,73 @@ async fn produce(
     let _ = permits.acquire_many(spec.max_in_flight as u32).await;
 }
 
+/// Starts every stage instance (producer ids from `first_id` on); their transactions reach
+/// the collector as sends and [`Txn`]s. Returns the tasks.
+#[allow(clippy::too_many_arguments)]
+fn start_stages(
+    plan: &Plan,
+    cluster: &dyn Cluster,
+    topics: &[String],
+    suffix: &str,
+    first_id: u32,
+    tx: &mpsc::UnboundedSender<Ev>,
+    epoch0: &Arc<AtomicU64>,
+    stop: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<Result<(), String>>> {
+    let mut tasks = Vec::new();
+    let mut id = first_id;
+    for st in &plan.stages {
+        for _ in 0..st.instances {
+            let mut settings = cluster.client_config();
+            settings.extend(st.client.clone());
+            let stage = Stage {
+                producer: id,
+                settings,
+                group: format!("{}{suffix}", st.group),
+                input: topics[st.input].clone(),
+                output: topics[st.output].clone(),
+                every: st.transaction_every as usize,
+            };
+            id += 1;
+            let (events, mut rx) = mpsc::unbounded_channel::<StageTxn>();
+            let (tx, epoch0, output) = (tx.clone(), Arc::clone(epoch0), st.output as TopicId);
+            tokio::spawn(async move {
+                while let Some(t) = rx.recv().await {
+                    let epoch = epoch0.load(Ordering::Relaxed);
+                    let done = t.at_us.saturating_sub(epoch);
+                    let visible = t.report.outcome == TxnOutcome::Committed;
+                    if let (Some(first), Some(last)) = (t.sent.first(), t.sent.last()) {
+                        let _ = tx.send(Ev::Txn(Txn {
+                            producer: first.0.producer,
+                            first_seq: first.0.seq,
+                            last_seq: last.0.seq,
+                            outcome: t.report.outcome,
+                            at: done,
+                        }));
+                    }
+                    for ((id, key, size, intended_us), outcome) in
+                        t.sent.into_iter().zip(t.report.outcomes)
+                    {
+                        let intended = intended_us.saturating_sub(epoch).min(done);
+                        let pending = Pending {
+                            id,
+                            key,
+                            size,
+                            intended,
+                            sent: intended,
+                        };
+                        let _ = tx.send(Ev::Done(Box::new(
+                            pending.done(output, done, outcome, visible),
+                        )));
+                    }
+                }
+            });
+            tasks.push(tokio::spawn(stage.run(events, stop.clone())));
+        }
+    }
+    tasks
+}
+
 /// The consumer tables that stand for their group ([`Plan::reader_index`]).
 fn readers(plan: &Plan) -> impl Iterator<Item = (usize, &crate::scenario::ConsumerPlan)> {
     plan.consumers
@@ -564,14 +652,20 @@ async fn drain(plan: &Plan, live: &Mutex<Live>, timeout: Duration) -> bool {
         let done = live
             .lock()
             .map(|l| {
-                readers(plan).all(|(ci, c)| {
-                    l.acked_high
-                        .iter()
-                        .filter(|((t, _), _)| usize::from(*t) == c.topic)
-                        .all(|((t, p), high)| {
-                            l.delivered_high.get(&(ci, *t, *p)).copied().unwrap_or(0) >= *high
-                        })
-                })
+                let stages_done = plan.stages.iter().all(|st| {
+                    let count =
+                        |t: usize| l.visible_acks.get(&(t as TopicId)).copied().unwrap_or(0);
+                    count(st.output) >= count(st.input)
+                });
+                stages_done
+                    && readers(plan).all(|(ci, c)| {
+                        l.acked_high
+                            .iter()
+                            .filter(|((t, _), _)| usize::from(*t) == c.topic)
+                            .all(|((t, p), high)| {
+                                l.delivered_high.get(&(ci, *t, *p)).copied().unwrap_or(0) >= *high
+                            })
+                    })
             })
             .unwrap_or(true);
         if done {
@@ -679,8 +773,7 @@ async fn collect(
                         Outcome::Ok { partition, offset } => {
                             l.counts.acked += 1;
                             if done.visible {
-                                let high =
-                                    l.acked_high.entry((done.topic, partition)).or_insert(0);
+                                let high = l.acked_high.entry((done.topic, partition)).or_insert(0);
                                 *high = (*high).max(offset + 1);
                                 *l.visible_acks.entry(done.topic).or_insert(0) += 1;
                             }

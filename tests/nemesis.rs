@@ -293,3 +293,63 @@ fn faults_a_backend_cannot_apply_are_refused_before_anything_starts() {
     assert!(stderr(&o).contains("--cluster embedded"), "{}", stderr(&o));
     assert!(results(out.path()).is_empty());
 }
+
+#[test]
+fn exactly_once_holds_through_a_broker_kill() {
+    let out = tempfile::tempdir().unwrap();
+    let r = run(
+        &["run", "scenarios/exactly-once.toml", "--duration", "20s"],
+        out.path(),
+        0,
+    );
+    assert_eq!(
+        faults(&r),
+        [
+            ("kill".into(), "ok".into()),
+            ("restart".into(), "ok".into())
+        ]
+    );
+    let t = &r["transactions"];
+    assert!(t["committed"].as_u64().unwrap() > 100, "{t}");
+    assert!(t["aborted"].as_u64().unwrap() > 0, "{t}");
+    let once = check(&r, "exactly_once");
+    assert_eq!(once["verdict"], "pass", "{once}");
+    assert!(once["detail"].as_str().unwrap().contains("0 of "), "{once}");
+    for name in [
+        "aborted_read",
+        "torn_transaction",
+        "lost_write",
+        "lost_delivery",
+    ] {
+        assert_eq!(check(&r, name)["verdict"], "pass", "{name}");
+    }
+}
+
+#[test]
+fn read_uncommitted_sees_aborted_transactions() {
+    // The exactly-once scenario with its payment auditors reading uncommitted data (and
+    // short enough that the broker kill never comes): they see the aborted payments.
+    let text = std::fs::read_to_string("scenarios/exactly-once.toml").unwrap();
+    let text = text.replacen(
+        "\"isolation.level\" = \"read_committed\"",
+        "\"isolation.level\" = \"read_uncommitted\"",
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), "uncommitted", &text);
+    let out = tempfile::tempdir().unwrap();
+    let r = run(
+        &["run", file.to_str().unwrap(), "--duration", "6s"],
+        out.path(),
+        1,
+    );
+    assert!(r["faults"].as_array().unwrap().is_empty());
+    let aborted = check(&r, "aborted_read");
+    assert_eq!(aborted["verdict"], "fail");
+    assert!(aborted["count"].as_u64().unwrap() >= 50, "{aborted}");
+    assert_eq!(
+        aborted["examples"][0]["note"],
+        "delivered, yet its transaction aborted"
+    );
+    assert_eq!(r["counts"]["aborted_reads"], aborted["count"]);
+}

@@ -36,6 +36,9 @@ pub struct OutRecord {
     pub value: Vec<u8>,
     /// The stamp to put in the record's headers.
     pub stamp: Stamp,
+    /// The input message this record was made from (a stage's output), for its
+    /// `kh-source` header.
+    pub source: Option<crate::history::MsgId>,
 }
 
 /// How a send ended, as the client reports it.

@@ -74,10 +74,17 @@ fn definitely_not_written(e: &KafkaError) -> bool {
 impl ProducerDriver for RdkafkaProducer {
     fn send(&self, record: OutRecord) -> BoxFuture<SendOutcome> {
         let stamp = record.stamp.encode();
-        let headers = OwnedHeaders::new().insert(Header {
+        let mut headers = OwnedHeaders::new().insert(Header {
             key: stamp::HEADER,
             value: Some(&stamp[..]),
         });
+        let source = record.source.map(stamp::encode_source);
+        if let Some(source) = &source {
+            headers = headers.insert(Header {
+                key: stamp::SOURCE_HEADER,
+                value: Some(&source[..]),
+            });
+        }
         let mut future_record = FutureRecord::to(&record.topic)
             .key(&record.key)
             .payload(&record.value)

@@ -6,7 +6,6 @@
 //! flight. The reader reads every partition of its topic from the earliest offset, one task
 //! per partition.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -120,7 +119,15 @@ impl ProducerDriver for RskafkaProducer {
         let rs_record = Record {
             key: Some(record.key),
             value: Some(record.value),
-            headers: BTreeMap::from([(stamp::HEADER.to_owned(), record.stamp.encode().to_vec())]),
+            headers: [(stamp::HEADER.to_owned(), record.stamp.encode().to_vec())]
+                .into_iter()
+                .chain(record.source.map(|s| {
+                    (
+                        stamp::SOURCE_HEADER.to_owned(),
+                        stamp::encode_source(s).to_vec(),
+                    )
+                }))
+                .collect(),
             timestamp: timestamp_now(),
         };
         let (reply, answer) = oneshot::channel();

@@ -1,0 +1,416 @@
+//! Transactions against a real single-node embedded Kafka: what a read_committed reader sees
+//! of committed and aborted transactions (the claim the `aborted_read` check rests on), a
+//! fenced producer, and the consume-transform-produce stage moving records exactly once
+//! across a restart.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use common::shared_cluster;
+use kafka_harness::driver::rdkafka::RdkafkaProducer;
+use kafka_harness::driver::txn::TransactionalProducer;
+use kafka_harness::driver::{OutRecord, ProducerDriver, SendOutcome};
+use kafka_harness::history::{MsgId, TxnOutcome};
+use kafka_harness::stage::{Stage, StageTxn};
+use kafka_harness::stamp::{self, Stamp};
+use kafka_harness::{Cluster, TopicSpec};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::{mpsc, watch};
+
+/// One record read back: where it was and what its headers say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Read {
+    partition: i32,
+    offset: i64,
+    stamp: Option<Stamp>,
+    source: Option<MsgId>,
+}
+
+/// Reads every partition of `topic` from the beginning to its end with the given isolation
+/// level. Call it once every transaction on the topic has ended (so the end is stable).
+async fn read_all(
+    settings: &BTreeMap<String, String>,
+    topic: &str,
+    partitions: i32,
+    isolation: &str,
+) -> Vec<Read> {
+    let group = format!("reader-{:08x}", rand::random::<u32>());
+    let consumer: StreamConsumer = common::config(
+        settings,
+        &[
+            ("group.id", &group),
+            ("enable.auto.commit", "false"),
+            ("enable.partition.eof", "true"),
+            ("isolation.level", isolation),
+        ],
+    )
+    .create()
+    .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..partitions {
+        assignment
+            .add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut at_end = BTreeSet::new();
+    let mut out = Vec::new();
+    while at_end.len() < partitions as usize {
+        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{topic}: only {:?} read to the end", at_end));
+        let message = match message {
+            Ok(m) => m,
+            Err(KafkaError::PartitionEOF(p)) => {
+                at_end.insert(p);
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let header = |key: &str| {
+            message
+                .headers()
+                .and_then(|h| h.iter().find(|h| h.key == key).and_then(|h| h.value))
+        };
+        out.push(Read {
+            partition: message.partition(),
+            offset: message.offset(),
+            stamp: header(stamp::HEADER).and_then(|v| Stamp::decode(v).ok()),
+            source: header(stamp::SOURCE_HEADER).and_then(stamp::decode_source),
+        });
+    }
+    out
+}
+
+/// `n` stamped records of `producer`, seqs from `first`, to partition 0 of `topic`.
+fn records(topic: &str, producer: u32, first: u64, n: u64) -> Vec<OutRecord> {
+    (first..first + n)
+        .map(|seq| OutRecord {
+            topic: topic.to_owned(),
+            partition: Some(0),
+            key: format!("k{}", seq % 3).into_bytes(),
+            value: format!("v{seq}").into_bytes(),
+            stamp: Stamp {
+                producer,
+                seq,
+                intended_us: kafka_harness::driver::now_us(),
+            },
+            source: None,
+        })
+        .collect()
+}
+
+fn seqs(reads: &[Read]) -> Vec<u64> {
+    reads
+        .iter()
+        .map(|r| r.stamp.expect("stamped").seq)
+        .collect()
+}
+
+/// Offsets the producer was given; panics on a send that was not acknowledged.
+fn offsets(outcomes: &[SendOutcome]) -> Vec<i64> {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            SendOutcome::Ok {
+                partition: 0,
+                offset,
+            } => *offset,
+            other => panic!("a send in a transaction: {other:?}"),
+        })
+        .collect()
+}
+
+/// Committed transactions are visible to a read_committed reader, aborted ones are not, and a
+/// read_uncommitted reader sees both, at the offsets the delivery reports gave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborted_transactions_are_invisible_to_read_committed_only() {
+    let cluster = shared_cluster().await;
+    let topic = common::topic("txn-visibility");
+    cluster
+        .create_topic(&TopicSpec::new(&topic, 1, 1))
+        .await
+        .unwrap();
+    let settings = cluster.client_config();
+    let producer = TransactionalProducer::new(&settings, &format!("{topic}-p"))
+        .await
+        .expect("transactional producer");
+
+    let mut acked = Vec::new();
+    for (first, abort) in [(0, false), (10, true), (20, false)] {
+        let report = producer
+            .transaction(records(&topic, 1, first, 10), None, abort)
+            .await;
+        let expected = if abort {
+            TxnOutcome::Aborted
+        } else {
+            TxnOutcome::Committed
+        };
+        assert_eq!(report.outcome, expected, "{report:?}");
+        assert!(!report.fatal && report.error.is_none(), "{report:?}");
+        acked.extend(offsets(&report.outcomes));
+    }
+    // Each transaction's records are consecutive, and a marker follows each transaction.
+    assert!(acked.windows(2).all(|w| w[0] < w[1]), "{acked:?}");
+    assert_eq!(acked[10], acked[9] + 2, "a marker after the first commit");
+
+    let committed = read_all(&settings, &topic, 1, "read_committed").await;
+    let expected: Vec<u64> = (0..10).chain(20..30).collect();
+    assert_eq!(seqs(&committed), expected, "read_committed");
+    let committed_offsets: Vec<i64> = committed.iter().map(|r| r.offset).collect();
+    let expected_offsets: Vec<i64> = acked[..10].iter().chain(&acked[20..]).copied().collect();
+    assert_eq!(committed_offsets, expected_offsets);
+
+    let uncommitted = read_all(&settings, &topic, 1, "read_uncommitted").await;
+    assert_eq!(seqs(&uncommitted), (0..30).collect::<Vec<u64>>());
+    assert_eq!(
+        uncommitted.iter().map(|r| r.offset).collect::<Vec<i64>>(),
+        acked
+    );
+}
+
+/// A second producer with the same transactional id fences the first: the first learns it
+/// is fenced (fatal: it must be recreated), its records never become visible, and the new
+/// one commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_producer_is_fatal_and_its_records_invisible() {
+    let cluster = shared_cluster().await;
+    let topic = common::topic("txn-fenced");
+    cluster
+        .create_topic(&TopicSpec::new(&topic, 1, 1))
+        .await
+        .unwrap();
+    let settings = cluster.client_config();
+    let id = format!("{topic}-p");
+    let old = TransactionalProducer::new(&settings, &id).await.unwrap();
+    let first = old.transaction(records(&topic, 1, 0, 5), None, false).await;
+    assert_eq!(first.outcome, TxnOutcome::Committed, "{first:?}");
+
+    let new = TransactionalProducer::new(&settings, &id).await.unwrap();
+    let fenced = old.transaction(records(&topic, 1, 5, 5), None, false).await;
+    // Never committed: a fenced producer's transaction is aborted by the coordinator.
+    assert_eq!(fenced.outcome, TxnOutcome::Aborted, "{fenced:?}");
+    assert!(fenced.fatal, "fencing is fatal: {fenced:?}");
+    assert!(fenced.error.is_some(), "{fenced:?}");
+
+    let after = new.transaction(records(&topic, 2, 0, 5), None, false).await;
+    assert_eq!(after.outcome, TxnOutcome::Committed, "{after:?}");
+
+    let read = read_all(&settings, &topic, 1, "read_committed").await;
+    let ids: Vec<(u32, u64)> = read
+        .iter()
+        .map(|r| {
+            let s = r.stamp.unwrap();
+            (s.producer, s.seq)
+        })
+        .collect();
+    let expected: Vec<(u32, u64)> = (0..5)
+        .map(|s| (1, s))
+        .chain((0..5).map(|s| (2, s)))
+        .collect();
+    assert_eq!(ids, expected);
+}
+
+/// Writes `n` stamped records of producer `producer` to `topic`, spread over keys, a few at a
+/// time with pauses, so a stage reading them is mid-stream when it is stopped.
+async fn feed(settings: BTreeMap<String, String>, topic: String, producer: u32, n: u64) {
+    let driver = RdkafkaProducer::new(&settings).expect("input producer");
+    for chunk in (0..n).collect::<Vec<u64>>().chunks(20) {
+        let pending: Vec<_> = chunk
+            .iter()
+            .map(|&seq| {
+                driver.send(OutRecord {
+                    topic: topic.clone(),
+                    partition: None,
+                    key: format!("key-{}", seq % 17).into_bytes(),
+                    value: format!("input {seq}").into_bytes(),
+                    stamp: Stamp {
+                        producer,
+                        seq,
+                        intended_us: kafka_harness::driver::now_us(),
+                    },
+                    source: None,
+                })
+            })
+            .collect();
+        for p in pending {
+            assert!(matches!(p.await, SendOutcome::Ok { .. }), "input send");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Starts a stage instance; returns its stop switch and the task running it.
+fn start_stage(
+    settings: &BTreeMap<String, String>,
+    producer: u32,
+    group: &str,
+    input: &str,
+    output: &str,
+    events: mpsc::UnboundedSender<StageTxn>,
+) -> (
+    watch::Sender<bool>,
+    tokio::task::JoinHandle<Result<(), String>>,
+) {
+    let stage = Stage {
+        producer,
+        settings: settings.clone(),
+        group: group.to_owned(),
+        input: input.to_owned(),
+        output: output.to_owned(),
+        every: 10,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    (stop_tx, tokio::spawn(stage.run(events, stop_rx)))
+}
+
+/// Sums the records of committed transactions among the events received so far.
+fn drain_committed(events: &mut mpsc::UnboundedReceiver<StageTxn>, committed: &mut usize) {
+    while let Ok(txn) = events.try_recv() {
+        if txn.report.outcome == TxnOutcome::Committed {
+            *committed += txn.report.outcomes.len();
+        }
+    }
+}
+
+/// Waits up to 30 s until the stages have reported committing `at_least` records in all.
+async fn wait_committed(
+    events: &mut mpsc::UnboundedReceiver<StageTxn>,
+    committed: &mut usize,
+    at_least: usize,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        drain_committed(events, committed);
+        if *committed >= at_least {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stages committed {committed} of {at_least}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Reads the output with read_committed and checks each input message of `producer`, seqs
+/// `0..n`, appears exactly once among the kh-source headers, in records the stages stamped.
+async fn assert_exactly_once(
+    settings: &BTreeMap<String, String>,
+    output: &str,
+    partitions: i32,
+    producer: u32,
+    n: u64,
+    stage_producers: &[u32],
+) {
+    let read = read_all(settings, output, partitions, "read_committed").await;
+    let mut seen: HashMap<MsgId, usize> = HashMap::new();
+    for r in &read {
+        let source = r.source.unwrap_or_else(|| panic!("no kh-source: {r:?}"));
+        *seen.entry(source).or_default() += 1;
+        let stamp = r.stamp.expect("the stage stamps its output");
+        assert!(stage_producers.contains(&stamp.producer), "{stamp:?}");
+    }
+    let mut duplicated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    duplicated.sort();
+    assert!(
+        duplicated.is_empty(),
+        "moved more than once: {duplicated:?}"
+    );
+    let expected: BTreeSet<MsgId> = (0..n).map(|seq| MsgId { producer, seq }).collect();
+    let moved: BTreeSet<MsgId> = seen.into_keys().collect();
+    let missing: Vec<_> = expected.difference(&moved).collect();
+    assert!(missing.is_empty(), "never moved: {missing:?}");
+    assert_eq!(moved, expected, "each input exactly once in the output");
+}
+
+/// The stage moves every input record to the output exactly once, read with read_committed,
+/// even when it is stopped half-way and a second instance of the same group takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stage_moves_each_record_exactly_once_across_a_restart() {
+    const N: u64 = 300;
+    const INPUT_PRODUCER: u32 = 7;
+    let cluster = shared_cluster().await;
+    let input = common::topic("stage-in");
+    let output = common::topic("stage-out");
+    for topic in [&input, &output] {
+        cluster
+            .create_topic(&TopicSpec::new(topic, 3, 1))
+            .await
+            .unwrap();
+    }
+    let settings = cluster.client_config();
+    let group = format!("{input}-stage");
+    let feeder = tokio::spawn(feed(settings.clone(), input.clone(), INPUT_PRODUCER, N));
+
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let mut committed = 0usize;
+    let (stop, first) = start_stage(&settings, 100, &group, &input, &output, events_tx.clone());
+    wait_committed(&mut events, &mut committed, N as usize / 3).await;
+    stop.send(true).unwrap();
+    first.await.unwrap().expect("first stage");
+    drain_committed(&mut events, &mut committed);
+    assert!(
+        committed < N as usize,
+        "the first stage was stopped half-way, not after the whole input ({committed})"
+    );
+
+    let (stop, second) = start_stage(&settings, 101, &group, &input, &output, events_tx);
+    wait_committed(&mut events, &mut committed, N as usize).await;
+    feeder.await.unwrap();
+    stop.send(true).unwrap();
+    second.await.unwrap().expect("second stage");
+    drain_committed(&mut events, &mut committed);
+
+    assert_exactly_once(&settings, &output, 3, INPUT_PRODUCER, N, &[100, 101]).await;
+    assert_eq!(
+        committed, N as usize,
+        "the stages reported committing each once"
+    );
+}
+
+/// Two instances of one stage share the input: one joins while the other is mid-batch, then
+/// the first leaves; every rebalance moves partitions between them with records in flight,
+/// and still each input record reaches the output exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_stage_instances_move_each_record_exactly_once() {
+    const N: u64 = 400;
+    const INPUT_PRODUCER: u32 = 8;
+    let cluster = shared_cluster().await;
+    let input = common::topic("stage2-in");
+    let output = common::topic("stage2-out");
+    for topic in [&input, &output] {
+        cluster
+            .create_topic(&TopicSpec::new(topic, 6, 1))
+            .await
+            .unwrap();
+    }
+    let settings = cluster.client_config();
+    let group = format!("{input}-stage");
+    let feeder = tokio::spawn(feed(settings.clone(), input.clone(), INPUT_PRODUCER, N));
+
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let mut committed = 0usize;
+    let (stop_a, a) = start_stage(&settings, 200, &group, &input, &output, events_tx.clone());
+    wait_committed(&mut events, &mut committed, N as usize / 4).await;
+    let (stop_b, b) = start_stage(&settings, 201, &group, &input, &output, events_tx);
+    wait_committed(&mut events, &mut committed, N as usize / 2).await;
+    stop_a.send(true).unwrap();
+    a.await.unwrap().expect("stage a");
+    wait_committed(&mut events, &mut committed, N as usize).await;
+    feeder.await.unwrap();
+    stop_b.send(true).unwrap();
+    b.await.unwrap().expect("stage b");
+    drain_committed(&mut events, &mut committed);
+
+    assert_exactly_once(&settings, &output, 6, INPUT_PRODUCER, N, &[200, 201]).await;
+    assert_eq!(
+        committed, N as usize,
+        "the stages reported committing each once"
+    );
+}
