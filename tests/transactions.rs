@@ -269,26 +269,34 @@ fn start_stage(
     (stop_tx, tokio::spawn(stage.run(events, stop_rx)))
 }
 
-/// Sums the records of committed transactions among the events received so far.
-fn drain_committed(events: &mut mpsc::UnboundedReceiver<StageTxn>, committed: &mut usize) {
+/// Sums the records of committed transactions among the events received so far; returns how
+/// many transactions did not commit.
+fn drain_committed(events: &mut mpsc::UnboundedReceiver<StageTxn>, committed: &mut usize) -> usize {
+    let mut failed = 0;
     while let Ok(txn) = events.try_recv() {
+        assert_eq!(txn.sent.len(), txn.report.outcomes.len());
         if txn.report.outcome == TxnOutcome::Committed {
             *committed += txn.report.outcomes.len();
+        } else {
+            failed += 1;
         }
     }
+    failed
 }
 
-/// Waits up to 30 s until the stages have reported committing `at_least` records in all.
+/// Waits up to 30 s until the stages have reported committing `at_least` records in all;
+/// returns how many transactions did not commit meanwhile.
 async fn wait_committed(
     events: &mut mpsc::UnboundedReceiver<StageTxn>,
     committed: &mut usize,
     at_least: usize,
-) {
+) -> usize {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut failed = 0;
     loop {
-        drain_committed(events, committed);
+        failed += drain_committed(events, committed);
         if *committed >= at_least {
-            return;
+            return failed;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -412,5 +420,52 @@ async fn concurrent_stage_instances_move_each_record_exactly_once() {
     assert_eq!(
         committed, N as usize,
         "the stages reported committing each once"
+    );
+}
+
+/// A stage whose producer is fenced (another producer took its transactional id) aborts the
+/// open transaction, replaces its producer, rewinds to the committed offsets and goes on:
+/// still each input record exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_stage_recovers_and_moves_each_record_exactly_once() {
+    const N: u64 = 300;
+    const INPUT_PRODUCER: u32 = 9;
+    const STAGE: u32 = 300;
+    let cluster = shared_cluster().await;
+    let input = common::topic("stage3-in");
+    let output = common::topic("stage3-out");
+    for topic in [&input, &output] {
+        cluster
+            .create_topic(&TopicSpec::new(topic, 3, 1))
+            .await
+            .unwrap();
+    }
+    let settings = cluster.client_config();
+    let group = format!("{input}-stage");
+    let feeder = tokio::spawn(feed(settings.clone(), input.clone(), INPUT_PRODUCER, N));
+
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let mut committed = 0usize;
+    let (stop, stage) = start_stage(&settings, STAGE, &group, &input, &output, events_tx);
+    let mut failed = wait_committed(&mut events, &mut committed, N as usize / 3).await;
+    // The stage's transactional id is `<group>-<producer>`.
+    let fencer = TransactionalProducer::new(&settings, &format!("{group}-{STAGE}"))
+        .await
+        .expect("fencing producer");
+    failed += wait_committed(&mut events, &mut committed, N as usize).await;
+    feeder.await.unwrap();
+    stop.send(true).unwrap();
+    stage.await.unwrap().expect("stage");
+    failed += drain_committed(&mut events, &mut committed);
+    drop(fencer);
+
+    assert!(
+        failed > 0,
+        "the fenced producer's transaction did not commit"
+    );
+    assert_exactly_once(&settings, &output, 3, INPUT_PRODUCER, N, &[STAGE]).await;
+    assert_eq!(
+        committed, N as usize,
+        "the stage reported committing each once"
     );
 }
