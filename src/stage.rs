@@ -53,7 +53,8 @@ pub struct StageTxn {
     pub at_us: u64,
 }
 
-/// One stage instance.
+/// One stage instance. Its producer's `transactional.id` is `<group>-<producer>`, so an
+/// instance restarted with the same producer id fences its predecessor.
 pub struct Stage {
     /// The producer id in its output stamps.
     pub producer: u32,
