@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | commit succeeded | `Committed` | no |
 //! | aborted on purpose, or a send, the offsets or the commit failed in a way that requires an abort | `Aborted` | only if the abort call failed |
-//! | the commit still timed out after three tries, or failed fatally (e.g. fenced) | `Indeterminate`: the broker may have committed it | yes |
+//! | the commit still timed out after three tries of 10 s, or failed fatally (e.g. fenced) | `Indeterminate`: the broker may have committed it | yes |
 //! | `begin_transaction` refused (nothing sent) | `Aborted` | yes |
 //!
 //! A `fatal` producer can no longer be used: the caller makes a new one with the same
@@ -33,10 +33,13 @@ use super::rdkafka::RdkafkaProducer;
 use super::{OutRecord, ProducerDriver, SendOutcome};
 use crate::history::TxnOutcome;
 
-/// How long one transaction control call (init, commit, abort) may take.
+/// How long one transaction control call (init, sending offsets) may take.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many times a commit or abort that timed out is tried in all.
 const CONTROL_ATTEMPTS: u32 = 3;
+/// How long one try of a commit or abort may take: all tries together take no longer than
+/// one other control call.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A transactional librdkafka producer.
 pub struct TransactionalProducer {
@@ -125,7 +128,7 @@ impl TransactionalProducer {
         }
         if !abort && error.is_none() {
             match self
-                .control(|p| p.commit_transaction(CONTROL_TIMEOUT))
+                .control(|p| p.commit_transaction(ATTEMPT_TIMEOUT))
                 .await
             {
                 Ok(()) => {
@@ -151,7 +154,7 @@ impl TransactionalProducer {
         // No commit was attempted, or it failed in a way that requires an abort: whether or
         // not the abort call succeeds, this transaction can never be committed (a producer
         // that replaces this one aborts it when it initialises).
-        let aborted = self.control(|p| p.abort_transaction(CONTROL_TIMEOUT)).await;
+        let aborted = self.control(|p| p.abort_transaction(ATTEMPT_TIMEOUT)).await;
         TxnReport {
             outcomes,
             outcome: TxnOutcome::Aborted,
