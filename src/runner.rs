@@ -233,6 +233,8 @@ pub async fn run(
                         producer: TransactionalProducer::new(&settings, &id_name)
                             .await
                             .map_err(|e| RunError::Client(format!("producer {}: {e}", p.name)))?,
+                        settings,
+                        transactional_id: id_name,
                         every: t.every as usize,
                         abort_ratio: t.abort_ratio,
                         rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0x7478_6e00 ^ u64::from(id)),
@@ -431,6 +433,9 @@ impl Pending {
 /// A transactional producer instance's open batch.
 struct TxnSender {
     producer: TransactionalProducer,
+    /// Client settings and transactional id, to replace a producer a fatal error broke.
+    settings: std::collections::BTreeMap<String, String>,
+    transactional_id: String,
     every: usize,
     abort_ratio: f64,
     rng: rand::rngs::StdRng,
@@ -449,6 +454,13 @@ impl TxnSender {
         let done = run_start.elapsed().as_micros() as u64;
         if let Some(e) = &report.error {
             tracing::debug!("transaction: {e}");
+        }
+        if report.fatal {
+            // A new producer with the same transactional id fences the broken one.
+            match TransactionalProducer::new(&self.settings, &self.transactional_id).await {
+                Ok(p) => self.producer = p,
+                Err(e) => tracing::warn!("replacing producer {}: {e}", self.transactional_id),
+            }
         }
         let visible = report.outcome == TxnOutcome::Committed;
         if let (Some(first), Some(last)) = (pending.first(), pending.last()) {

@@ -9,7 +9,12 @@ mod common;
 use common::cli::{assert_exit, check, harness, results, scenario, stderr};
 use serde_json::Value;
 
+/// These tests start clusters of up to three JVMs: one at a time, so that none slows the
+/// others into timeouts on a 2-core machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn run(args: &[&str], out: &std::path::Path, code: i32) -> Value {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut all = args.to_vec();
     all.extend(["--out", out.to_str().unwrap()]);
     let output = harness(&all);
@@ -38,7 +43,7 @@ fn faults(r: &Value) -> Vec<(String, String)> {
 fn broker_kill_loses_nothing_and_reports_the_outage() {
     let out = tempfile::tempdir().unwrap();
     let r = run(
-        &["run", "scenarios/broker-kill.toml", "--duration", "25s"],
+        &["run", "scenarios/broker-kill.toml", "--duration", "20s"],
         out.path(),
         0,
     );
@@ -328,18 +333,21 @@ fn exactly_once_holds_through_a_broker_kill() {
 #[test]
 fn read_uncommitted_sees_aborted_transactions() {
     // The exactly-once scenario with its payment auditors reading uncommitted data (and
-    // short enough that the broker kill never comes): they see the aborted payments.
+    // without the broker kill, to be quick): they see the aborted payments.
     let text = std::fs::read_to_string("scenarios/exactly-once.toml").unwrap();
     let text = text.replacen(
         "\"isolation.level\" = \"read_committed\"",
         "\"isolation.level\" = \"read_uncommitted\"",
         1,
     );
+    let faults = text.find("[[faults]]").unwrap();
+    let checks = text.find("[checks]").unwrap();
+    let text = format!("{}{}", &text[..faults], &text[checks..]);
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), "uncommitted", &text);
     let out = tempfile::tempdir().unwrap();
     let r = run(
-        &["run", file.to_str().unwrap(), "--duration", "6s"],
+        &["run", file.to_str().unwrap(), "--duration", "10s"],
         out.path(),
         1,
     );
