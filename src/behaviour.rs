@@ -67,7 +67,7 @@ pub fn availability(history: &History, faults: &[FaultRecord]) -> Option<Availab
 }
 
 fn is_broker_fault(action: &str) -> bool {
-    matches!(action, "kill" | "terminate" | "pause" | "restart")
+    matches!(action, "kill" | "terminate" | "pause" | "restart" | "delay")
 }
 
 /// Microseconds from `fault` until a full window after it held at least half as many acks

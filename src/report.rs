@@ -474,6 +474,42 @@ pub fn summary(result: &RunResult) -> String {
             p.count
         );
     }
+    if !result.faults.is_empty() {
+        let _ = writeln!(out, "\n  faults");
+        for f in &result.faults {
+            let _ = writeln!(
+                out,
+                "    {:>7.1} s  {:<16} {}  ({}, took {:.1} s)",
+                f.at_s, f.action, f.target, f.outcome, f.took_s
+            );
+        }
+    }
+    if let Some(a) = &result.availability
+        && !result.faults.is_empty()
+    {
+        let recovery = a
+            .recovery_s
+            .map_or("not seen".to_owned(), |r| format!("{r:.1} s"));
+        let _ = writeln!(
+            out,
+            "  longest time without acks {:.1} s (from {:.1} s); recovery after the first broker fault {recovery}",
+            a.longest_ack_gap_s, a.gap_started_at_s
+        );
+    }
+    if let Some(g) = &result.group {
+        let _ = writeln!(
+            out,
+            "  groups ({}): {} rebalances, {:.1} partition-seconds without an owner",
+            g.protocol, g.rebalances, g.unassigned_partition_s
+        );
+    }
+    if let Some(t) = &result.transactions {
+        let _ = writeln!(
+            out,
+            "  transactions: {} committed, {} aborted, {} undecided",
+            t.committed, t.aborted, t.indeterminate
+        );
+    }
     for c in result
         .checks
         .iter()
