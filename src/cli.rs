@@ -44,6 +44,17 @@ enum Command {
     /// Manage an embedded cluster of real Kafka brokers.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Compare a result with a baseline: exit 1 when throughput or latency regressed.
+    Compare {
+        /// The baseline result.json.
+        baseline: PathBuf,
+        /// The current result.json.
+        current: PathBuf,
+        /// The largest regression allowed for metrics the current result sets no limit
+        /// for, as a percentage.
+        #[arg(long, default_value_t = 10.0)]
+        max_regression: f64,
+    },
 }
 
 /// Where `run` gets its brokers.
@@ -171,6 +182,11 @@ pub fn main() -> ExitCode {
         match args.command {
             Command::Cluster(ClusterCommand::Up(up)) => cluster_up(up).await.map(|()| 0),
             Command::Validate { scenarios } => Ok(validate(&scenarios)),
+            Command::Compare {
+                baseline,
+                current,
+                max_regression,
+            } => Ok(compare(&baseline, &current, max_regression / 100.0)),
             Command::Run(run) => Ok(run_scenarios(run).await),
         }
     });
@@ -250,6 +266,48 @@ fn validate(files: &[PathBuf]) -> u8 {
 }
 
 /// Validates all scenarios first, then runs each; the exit code is the worst outcome.
+/// Reads a result.json, or says why not.
+fn read_result(path: &std::path::Path) -> Result<kafka_harness::report::RunResult, String> {
+    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_slice(&text).map_err(|e| {
+        format!(
+            "{}:{}:{}: not a kafka-harness result: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+fn compare(baseline: &std::path::Path, current: &std::path::Path, max_regression: f64) -> u8 {
+    let (b, c) = match (read_result(baseline), read_result(current)) {
+        (Ok(b), Ok(c)) => (b, c),
+        (Err(e), _) | (_, Err(e)) => {
+            kafka_harness::note(format!("error: {e}"));
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if !(max_regression >= 0.0 && max_regression.is_finite()) {
+        kafka_harness::note("error: --max-regression must be a percentage of 0 or more");
+        return EXIT_BAD_INPUT;
+    }
+    let rows = kafka_harness::compare::compare(&b, &c, max_regression);
+    let mut stdout = std::io::stdout();
+    let _ = write!(
+        stdout,
+        "{} {} vs {}\n{}",
+        c.scenario,
+        b.run_id,
+        c.run_id,
+        kafka_harness::compare::table(&rows)
+    );
+    if rows.iter().any(|r| r.regressed()) {
+        EXIT_CHECK_FAILED
+    } else {
+        0
+    }
+}
+
 async fn run_scenarios(args: RunArgs) -> u8 {
     use kafka_harness::check::Verdict;
     let mut plans = Vec::new();

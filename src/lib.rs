@@ -22,6 +22,7 @@
 pub mod behaviour;
 pub mod check;
 pub mod cluster;
+pub mod compare;
 pub mod driver;
 pub mod history;
 pub mod logreader;
