@@ -102,6 +102,13 @@ struct RunArgs {
     /// How long producers send after warm-up, e.g. "20s" (overrides the scenario's).
     #[arg(long, value_parser = parse_duration)]
     duration: Option<std::time::Duration>,
+    /// A baseline result.json: after the run, compare with it (as `compare` does) and exit 1
+    /// on a regression.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// With --baseline: the largest regression allowed, as a percentage.
+    #[arg(long, default_value_t = 10.0)]
+    max_regression: f64,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -310,6 +317,12 @@ fn compare(baseline: &std::path::Path, current: &std::path::Path, max_regression
 
 async fn run_scenarios(args: RunArgs) -> u8 {
     use kafka_harness::check::Verdict;
+    if let Some(baseline) = &args.baseline
+        && let Err(e) = read_result(baseline)
+    {
+        kafka_harness::note(format!("error: --baseline {e}"));
+        return EXIT_BAD_INPUT;
+    }
     let mut plans = Vec::new();
     for file in &args.scenarios {
         match kafka_harness::scenario::load(file)
@@ -352,6 +365,21 @@ async fn run_scenarios(args: RunArgs) -> u8 {
                 let mut stdout = std::io::stdout();
                 let _ = write!(stdout, "{}", kafka_harness::report::summary(&result));
                 let _ = writeln!(stdout, "\n  result: {}", dir.join("result.json").display());
+                match kafka_harness::junit::render(&[&result]) {
+                    Ok(xml) => {
+                        if let Err(e) = std::fs::write(dir.join("junit.xml"), xml) {
+                            kafka_harness::note(format!("could not write junit.xml: {e}"));
+                        }
+                    }
+                    Err(e) => kafka_harness::note(format!("could not render junit.xml: {e}")),
+                }
+                if let Some(baseline) = &args.baseline {
+                    let current = dir.join("result.json");
+                    worst = worse(
+                        worst,
+                        compare(baseline, &current, args.max_regression / 100.0),
+                    );
+                }
                 let code = match result.verdict {
                     Verdict::Pass => 0,
                     Verdict::Fail => EXIT_CHECK_FAILED,

@@ -68,3 +68,76 @@ fn what_is_not_a_result_is_bad_input() {
         stderr(&o)
     );
 }
+
+#[test]
+fn run_with_a_baseline_gates_in_one_step_and_writes_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"name = "gate"
+seed = 3
+messages = 2000
+drain_timeout = "30s"
+
+[[topics]]
+name = "t"
+partitions = 2
+
+[[producers]]
+name = "p"
+driver = "rdkafka"
+topic = "t"
+template = "webhook"
+size = "400B"
+keys = { count = 10, distribution = "uniform" }
+rate = "1000/s"
+
+[checks]
+anomalies = ["lost_write", "duplicate_write"]
+"#;
+    let file = common::cli::scenario(dir.path(), "gate", text);
+    // A baseline no run at 1000 msgs/s can match.
+    let baseline = result(dir.path(), "baseline", 1_000_000.0, 1);
+    let out = tempfile::tempdir().unwrap();
+    let o = harness(&[
+        "run",
+        file.to_str().unwrap(),
+        "--cluster",
+        "mock",
+        "--baseline",
+        &baseline,
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_exit(&o, 1);
+    assert!(
+        stdout(&o).contains("PASS  gate"),
+        "the checks passed: {}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("REGRESSED"));
+    let run = std::fs::read_dir(out.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let xml = std::fs::read_to_string(run.path().join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let cases = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
+    assert_eq!(cases, 2, "one test case per check");
+
+    // A baseline that is not a result is refused before anything runs.
+    let o = harness(&[
+        "run",
+        file.to_str().unwrap(),
+        "--cluster",
+        "mock",
+        "--baseline",
+        file.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--baseline"), "{}", stderr(&o));
+}
