@@ -15,19 +15,7 @@ use crate::metrics::Percentiles;
 use crate::report::RunResult;
 
 /// The metrics compared, by the names `regression_limits` uses.
-pub const METRICS: &[&str] = &[
-    "throughput",
-    "ack_p50",
-    "ack_p90",
-    "ack_p99",
-    "ack_p999",
-    "ack_max",
-    "e2e_p50",
-    "e2e_p90",
-    "e2e_p99",
-    "e2e_p999",
-    "e2e_max",
-];
+pub use crate::metrics::REGRESSION_METRICS as METRICS;
 
 /// One metric in both results.
 #[derive(Debug, Clone, PartialEq)]

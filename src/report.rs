@@ -376,7 +376,7 @@ pub fn build(
         host: HostInfo::this_machine(),
         started_at_epoch_s: evidence.start_epoch_s,
         broker_logs: Vec::new(),
-        regression_limits: BTreeMap::new(),
+        regression_limits: plan.checks.regression.clone(),
         partition_counts: partition_counts(evidence),
         timeline: evidence.recorder.timeline.clone(),
         measured_s: evidence.measured_s,

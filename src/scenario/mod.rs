@@ -202,6 +202,8 @@ struct RawChecks {
     max_duplicate_deliveries: Option<u64>,
     #[serde(default)]
     slo: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    regression: BTreeMap<String, Spanned<String>>,
 }
 
 // ----- the validated plan -------------------------------------------------------------
@@ -401,6 +403,8 @@ pub struct ChecksPlan {
     pub max_duplicate_deliveries: Option<u64>,
     /// Latency and throughput bounds.
     pub slos: Vec<Slo>,
+    /// Per-metric regression limits for `compare` (metric name to a fraction: 0.1 is 10%).
+    pub regression: BTreeMap<String, f64>,
 }
 
 /// Which latency figure an SLO bounds.
@@ -980,11 +984,34 @@ fn validate_checks(
             max,
         });
     }
+    let mut regression = BTreeMap::new();
+    for (metric, limit) in &raw.regression {
+        let field = format!("checks.regression.{metric}");
+        if !crate::metrics::REGRESSION_METRICS.contains(&metric.as_str()) {
+            return Err(at.field(
+                &field,
+                limit,
+                &format!(
+                    "unknown metric; expected one of {}",
+                    crate::metrics::REGRESSION_METRICS.join(", ")
+                ),
+            ));
+        }
+        let percent = limit
+            .get_ref()
+            .trim()
+            .strip_suffix('%')
+            .and_then(|p| p.trim().parse::<f64>().ok())
+            .filter(|p| *p >= 0.0 && p.is_finite())
+            .ok_or_else(|| at.field(&field, limit, "expected a percentage like \"10%\""))?;
+        regression.insert(metric.clone(), percent / 100.0);
+    }
     Ok(ChecksPlan {
         anomalies,
         duplicate_delivery_allowed,
         max_duplicate_deliveries: raw.max_duplicate_deliveries,
         slos,
+        regression,
     })
 }
 

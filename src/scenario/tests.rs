@@ -252,6 +252,7 @@ fn valid_scenario_parses_into_the_expected_plan() {
             ]),
         }],
         checks: ChecksPlan {
+            regression: BTreeMap::new(),
             anomalies: CheckName::ALL[..7].to_vec(),
             duplicate_delivery_allowed: true,
             max_duplicate_deliveries: Some(100),
@@ -1480,5 +1481,26 @@ transaction_every = 50
         ),
         "\"rskafka\"\n",
         &["stages[0].driver", "rdkafka"],
+    );
+}
+
+#[test]
+fn regression_limits_are_percentages_of_known_metrics() {
+    let text = format!(
+        "{}\n[checks.regression]\nack_p99 = \"20%\"\nthroughput = \"5 %\"\n",
+        valid()
+    );
+    let plan = parse_ok(&text);
+    assert_eq!(plan.checks.regression["ack_p99"], 0.2);
+    assert_eq!(plan.checks.regression["throughput"], 0.05);
+    fails_at(
+        &edit(&text, "\"20%\"", "\"20\""),
+        "\"20\"",
+        &["checks.regression.ack_p99", "a percentage like \"10%\""],
+    );
+    fails_at(
+        &edit(&text, "ack_p99 = \"20%\"", "ack_p98 = \"20%\""),
+        "\"20%\"",
+        &["checks.regression.ack_p98", "unknown metric", "e2e_p999"],
     );
 }
