@@ -121,6 +121,7 @@ fn synthetic(n: usize) -> (History, Log) {
         group_events,
     };
     let log = Log {
+        isolation: kafka_harness::history::Isolation::ReadUncommitted,
         sources: Vec::new(),
         records,
         unreadable: Vec::new(),

@@ -144,7 +144,9 @@ pub enum TxnOutcome {
     Indeterminate,
 }
 
-/// One transaction: a contiguous run of one producer's sequence numbers.
+/// One transaction: a contiguous run of one producer's sequence numbers. An empty
+/// transaction (no send between begin and commit or abort) is not recorded, and one
+/// producer's transactions never overlap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Txn {
     /// The producer (or stage) instance.
@@ -174,6 +176,16 @@ pub struct LogRecord {
     pub key: Option<KeyId>,
 }
 
+/// Which records a log read sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// Every record written, aborted transactions' included.
+    #[default]
+    ReadUncommitted,
+    /// What a read_committed consumer may see: committed transactions and plain records.
+    ReadCommitted,
+}
+
 /// The ground truth: every partition read by offset after the run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Log {
@@ -183,7 +195,10 @@ pub struct Log {
     pub unreadable: Vec<(TopicId, i32, String)>,
     /// For records derived from another message (a stage's output): (index into
     /// `records`, the input message), ascending by index. Sparse, so records stay small.
-    pub sources: Vec<(usize, MsgId)>,
+    pub sources: Vec<(u32, MsgId)>,
+    /// How the log was read: with read_committed, records of aborted transactions must not
+    /// be in it.
+    pub isolation: Isolation,
 }
 
 /// Gives each distinct key a [`KeyId`]: the History's key table, built as records arrive.

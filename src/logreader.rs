@@ -4,8 +4,14 @@
 //! offset up to it, decoding each record's stamp and interning its key. A partition that
 //! cannot be read to its end is listed in [`Log::unreadable`] so checkers can say
 //! "unknown" instead of guessing. With transactions the log is read as a read_committed
-//! consumer would see it, and a stage's output records keep the input they came from
-//! ([`Log::sources`]).
+//! consumer would see it ([`Isolation::ReadCommitted`]), and a stage's output records keep
+//! the input they came from ([`Log::sources`]).
+//!
+//! The end of a partition is where the reader's *position* reaches the watermark, not
+//! where the last record sits: transaction markers take offsets but are never returned as
+//! messages, so a partition often ends with one. Read as read_committed, the watermark
+//! query answers the last stable offset (librdkafka sends ListOffsets with the consumer's
+//! isolation level), so an open transaction left behind does not hold the read up either.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -16,23 +22,16 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::cluster::ClusterError;
 use crate::cluster::admin::client_config;
-use crate::history::{KeyInterner, Log, LogRecord, TopicId};
+pub use crate::history::Isolation;
+use crate::history::{KeyInterner, Log, LogRecord, MsgId, TopicId};
 use crate::scenario::TopicPlan;
 use crate::stamp::{self, Stamp};
 
 /// How long reading one partition may take.
 const PARTITION_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Which records the log reader sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Isolation {
-    /// Every record written, aborted transactions' included.
-    ReadUncommitted,
-    /// What a read_committed consumer may see: committed transactions and plain records.
-    ReadCommitted,
-}
-
-/// Reads every partition of `topics` (actual names, with their plans) into a [`Log`].
+/// Reads every partition of `topics` (actual names, with their plans) into a [`Log`], as a
+/// consumer with `isolation` would see them.
 pub async fn read(
     settings: &BTreeMap<String, String>,
     topics: &[String],
@@ -58,7 +57,10 @@ pub async fn read(
     let topics = topics.to_vec();
     let partitions: Vec<i32> = plans.iter().map(|p| p.partitions).collect();
     tokio::task::spawn_blocking(move || {
-        let mut log = Log::default();
+        let mut log = Log {
+            isolation,
+            ..Log::default()
+        };
         for (t, (topic, &count)) in topics.iter().zip(&partitions).enumerate() {
             for partition in 0..count {
                 if let Err(reason) = read_partition(
@@ -131,22 +133,15 @@ fn read_partition(
             Some(Ok(message)) => message,
         };
         next = message.offset() + 1;
-        let id = message.headers().and_then(|h| {
-            h.iter()
-                .find(|h| h.key == stamp::HEADER)
-                .and_then(|h| h.value)
-                .and_then(|v| Stamp::decode(v).ok())
-                .map(|s| s.id())
-        });
-        let key = message.key().map(|k| keys.intern(k));
-        if let Some(source) = message.headers().and_then(|h| {
-            h.iter()
-                .find(|h| h.key == stamp::SOURCE_HEADER)
-                .and_then(|h| h.value)
-                .and_then(stamp::decode_source)
-        }) {
-            log.sources.push((log.records.len(), source));
+        let (id, source) = message
+            .headers()
+            .map_or((None, None), |h| ids(h.iter().map(|h| (h.key, h.value))));
+        if let Some(source) = source {
+            let at = u32::try_from(log.records.len())
+                .map_err(|_| "more than 2^32 records in the log".to_owned())?;
+            log.sources.push((at, source));
         }
+        let key = message.key().map(|k| keys.intern(k));
         log.records.push(LogRecord {
             topic: t,
             partition,
@@ -156,4 +151,69 @@ fn read_partition(
         });
     }
     Ok(())
+}
+
+/// A record's message (its `kh-stamp`) and the input it was made from (its `kh-source`),
+/// from its headers; a missing or malformed header gives `None`, the first of each counts.
+fn ids<'a>(
+    headers: impl Iterator<Item = (&'a str, Option<&'a [u8]>)>,
+) -> (Option<MsgId>, Option<MsgId>) {
+    let (mut id, mut source) = (None, None);
+    let mut seen = (false, false);
+    for (key, value) in headers {
+        if key == stamp::HEADER && !seen.0 {
+            seen.0 = true;
+            id = value.and_then(|v| Stamp::decode(v).ok()).map(|s| s.id());
+        } else if key == stamp::SOURCE_HEADER && !seen.1 {
+            seen.1 = true;
+            source = value.and_then(stamp::decode_source);
+        }
+    }
+    (id, source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_give_the_stamp_and_the_source() {
+        let stamp = Stamp {
+            producer: 7,
+            seq: 9,
+            intended_us: 1,
+        }
+        .encode();
+        let input = MsgId {
+            producer: 2,
+            seq: 40,
+        };
+        let source = stamp::encode_source(input);
+        let headers = [
+            ("other", Some(&b"x"[..])),
+            (stamp::SOURCE_HEADER, Some(&source[..])),
+            (stamp::HEADER, Some(&stamp[..])),
+            (stamp::HEADER, Some(&b"later copy"[..])),
+        ];
+        assert_eq!(
+            ids(headers.into_iter()),
+            (
+                Some(MsgId {
+                    producer: 7,
+                    seq: 9
+                }),
+                Some(input)
+            )
+        );
+        // A plain record: no source. A malformed or valueless header: nothing.
+        assert_eq!(ids([(stamp::HEADER, Some(&stamp[..]))].into_iter()).1, None);
+        assert_eq!(
+            ids([
+                (stamp::HEADER, None),
+                (stamp::SOURCE_HEADER, Some(&source[1..]))
+            ]
+            .into_iter()),
+            (None, None)
+        );
+    }
 }

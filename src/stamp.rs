@@ -4,6 +4,9 @@
 //! sequence number (u64) and the intended send time in microseconds since the UNIX epoch
 //! (u64), all big-endian. A wall-clock time lets a consumer in another process compute
 //! end-to-end latency from the *intended* send time.
+//!
+//! A stage's output record also carries header `kh-source`, 13 bytes: the version (1) and
+//! the [`MsgId`] of the input message it was made from (producer u32, seq u64), big-endian.
 
 use crate::history::MsgId;
 
@@ -13,25 +16,29 @@ pub const HEADER: &str = "kh-stamp";
 pub const LEN: usize = 21;
 const VERSION: u8 = 1;
 
-/// The header naming the input message a stage's output record was made from: the
-/// producer (u32) and sequence number (u64) of that message, big-endian.
+/// The header naming the input message a stage's output record was made from.
 pub const SOURCE_HEADER: &str = "kh-source";
+/// Encoded length of a `kh-source` value in bytes.
+pub const SOURCE_LEN: usize = 13;
 
-/// The `kh-source` header value for input message `id`.
-pub fn encode_source(id: MsgId) -> [u8; 12] {
-    let mut out = [0; 12];
-    out[..4].copy_from_slice(&id.producer.to_be_bytes());
-    out[4..].copy_from_slice(&id.seq.to_be_bytes());
+/// The `kh-source` header value for input message `id`: the format version (1), the
+/// producer (u32) and the sequence number (u64), big-endian.
+pub fn encode_source(id: MsgId) -> [u8; SOURCE_LEN] {
+    let mut out = [0; SOURCE_LEN];
+    out[0] = VERSION;
+    out[1..5].copy_from_slice(&id.producer.to_be_bytes());
+    out[5..].copy_from_slice(&id.seq.to_be_bytes());
     out
 }
 
-/// Reads a `kh-source` header value; `None` unless it is exactly 12 bytes.
+/// Reads a `kh-source` header value; `None` unless it is [`SOURCE_LEN`] bytes of a known
+/// version. Never panics.
 pub fn decode_source(bytes: &[u8]) -> Option<MsgId> {
-    let bytes: &[u8; 12] = bytes.try_into().ok()?;
-    let (producer, seq) = bytes.split_at(4);
-    Some(MsgId {
-        producer: u32::from_be_bytes(producer.try_into().ok()?),
-        seq: u64::from_be_bytes(seq.try_into().ok()?),
+    let bytes: &[u8; SOURCE_LEN] = bytes.try_into().ok()?;
+    let [version, p0, p1, p2, p3, s @ ..] = *bytes;
+    (version == VERSION).then(|| MsgId {
+        producer: u32::from_be_bytes([p0, p1, p2, p3]),
+        seq: u64::from_be_bytes(s),
     })
 }
 
@@ -103,6 +110,20 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn a_source_is_versioned_big_endian() {
+        let id = MsgId {
+            producer: 0x0102_0304,
+            seq: 5,
+        };
+        let bytes = encode_source(id);
+        assert_eq!(bytes, [1, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 5]);
+        let mut unknown = bytes;
+        unknown[0] = 2;
+        assert_eq!(decode_source(&unknown), None);
+        assert_eq!(decode_source(&bytes[1..]), None);
+    }
+
     proptest! {
         #[test]
         fn round_trips(producer in any::<u32>(), seq in any::<u64>(), intended_us in any::<u64>()) {
@@ -114,6 +135,14 @@ mod tests {
         fn sources_round_trip(producer in any::<u32>(), seq in any::<u64>()) {
             let id = MsgId { producer, seq };
             prop_assert_eq!(decode_source(&encode_source(id)), Some(id));
+        }
+
+        #[test]
+        fn any_bytes_are_a_source_or_none(bytes in proptest::collection::vec(any::<u8>(), 0..32)) {
+            match decode_source(&bytes) {
+                Some(id) => prop_assert_eq!(&encode_source(id)[..], &bytes[..]),
+                None => prop_assert!(bytes.len() != SOURCE_LEN || bytes[0] != VERSION),
+            }
         }
 
         #[test]

@@ -1,5 +1,6 @@
 //! Any header value gives a stamp or an error, never a panic; a stamp that decodes
-//! re-encodes to the very same bytes, and an error says why.
+//! re-encodes to the very same bytes, and an error says why. The same bytes read as a
+//! `kh-source` value give a message id that re-encodes to them, or nothing.
 #![no_main]
 
 use kafka_harness::stamp::{self, Stamp, StampError};
@@ -10,5 +11,9 @@ libfuzzer_sys::fuzz_target!(|bytes: &[u8]| {
         Err(StampError::Length(n)) => assert!(n == bytes.len() && n != stamp::LEN),
         Err(StampError::Version(v)) => assert!(bytes.len() == stamp::LEN && v == bytes[0]),
         Err(e) => panic!("an error this target does not know: {e}"),
+    }
+    match stamp::decode_source(bytes) {
+        Some(id) => assert_eq!(&stamp::encode_source(id)[..], bytes),
+        None => assert!(bytes.len() != stamp::SOURCE_LEN || bytes[0] != 1),
     }
 });

@@ -448,7 +448,8 @@ struct Context<'a> {
     log: &'a Log,
     sends: OnceCell<DenseIndex>,
     log_positions: OnceCell<DenseIndex>,
-    txns: OnceCell<Vec<crate::history::Txn>>,
+    txns: OnceCell<txn::Txns>,
+    uncommitted: OnceCell<txn::Txns>,
 }
 
 impl<'a> Context<'a> {
@@ -459,12 +460,23 @@ impl<'a> Context<'a> {
             sends: OnceCell::new(),
             log_positions: OnceCell::new(),
             txns: OnceCell::new(),
+            uncommitted: OnceCell::new(),
         }
     }
 
-    /// The transactions, sorted for [`txn::txn_of`].
-    fn txns(&self) -> &[crate::history::Txn] {
-        self.txns.get_or_init(|| txn::sorted(&self.history.txns))
+    /// Every transaction, for lookups by message.
+    fn txns(&self) -> &txn::Txns {
+        self.txns
+            .get_or_init(|| txn::Txns::new(&self.history.txns, |_| true))
+    }
+
+    /// The aborted and undecided transactions (few, usually), for lookups by message.
+    fn uncommitted(&self) -> &txn::Txns {
+        self.uncommitted.get_or_init(|| {
+            txn::Txns::new(&self.history.txns, |t| {
+                t.outcome != crate::history::TxnOutcome::Committed
+            })
+        })
     }
 
     /// Every message any producer attempted, numbered densely.

@@ -51,6 +51,7 @@ struct Run {
 impl Run {
     fn log(&self) -> Log {
         Log {
+            isolation: crate::history::Isolation::ReadCommitted,
             sources: Vec::new(),
             records: self.parts.concat(),
             unreadable: self.unreadable.clone(),

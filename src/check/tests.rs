@@ -59,6 +59,7 @@ fn history(sends: Vec<Send>, deliveries: Vec<Delivery>) -> History {
 
 fn log(records: Vec<LogRecord>) -> Log {
     Log {
+        isolation: crate::history::Isolation::ReadCommitted,
         sources: Vec::new(),
         records,
         unreadable: Vec::new(),
@@ -544,6 +545,7 @@ fn odd_inputs_do_not_panic() {
         partitions: vec![(u16::MAX, i32::MAX)],
     });
     let l = Log {
+        isolation: crate::history::Isolation::ReadCommitted,
         sources: Vec::new(),
         records: vec![
             LogRecord {
@@ -678,4 +680,66 @@ fn exactly_once_counts_missing_and_repeated_outputs() {
     // No stage: nothing to check, said so.
     let r = exactly_once(&h, &l, &CheckSettings::default());
     assert!(r.detail.contains("no consume-transform-produce stage"));
+}
+
+#[test]
+fn a_log_read_uncommitted_is_not_judged_for_aborted_records() {
+    let h = transactional();
+    let mut l = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(0, 1, Some(id(0, 1)), Some(0)),
+        rec(0, 2, Some(id(0, 2)), Some(0)),
+    ]);
+    l.isolation = crate::history::Isolation::ReadUncommitted;
+    let r = aborted_read(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Pass, 0), "{r:?}");
+    assert!(r.detail.contains("read_uncommitted"), "{r:?}");
+    l.isolation = crate::history::Isolation::ReadCommitted;
+    assert_eq!(aborted_read(&h, &l).count, 1);
+}
+
+#[test]
+fn a_torn_transaction_beside_an_unreadable_partition_is_undecided() {
+    let mut h = transactional();
+    // Seq 1 of the committed transaction went to partition 1, which could not be read.
+    h.sends[1].outcome = ok(1, 0);
+    let mut l = log(vec![rec(0, 0, Some(id(0, 0)), Some(0))]);
+    l.unreadable = vec![(0, 1, "timed out".into())];
+    let r = torn_transaction(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Unknown, 0), "{r:?}");
+    assert!(r.detail.contains("undecided"), "{r:?}");
+    l.unreadable.clear();
+    assert_eq!(torn_transaction(&h, &l).verdict, Verdict::Fail);
+}
+
+#[test]
+fn an_output_made_from_no_input_counts() {
+    let mut h = transactional();
+    h.topics.push("out".into());
+    let settings = CheckSettings {
+        pipelines: vec![(0, 1)],
+        ..CheckSettings::default()
+    };
+    let mut l = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        LogRecord {
+            topic: 1,
+            partition: 0,
+            offset: 0,
+            id: Some(id(9, 0)),
+            key: None,
+        },
+        LogRecord {
+            topic: 1,
+            partition: 0,
+            offset: 1,
+            id: Some(id(9, 1)),
+            key: None,
+        },
+    ]);
+    // p0:0 once as it should be; p0:2 is of an aborted transaction, so never an input.
+    l.sources = vec![(1, id(0, 0)), (2, id(0, 2))];
+    let r = exactly_once(&h, &l, &settings);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 1), "{r:?}");
+    assert!(r.examples[0].note.contains("aborted transaction"), "{r:?}");
 }

@@ -10,7 +10,7 @@
 
 use super::index::{Bitset, FxMap, producer_group};
 use super::{CheckName, CheckResult, Context, Examples, Verdict, result};
-use crate::history::{History, Log, LogRecord, MsgId, Outcome, TopicId, TxnOutcome};
+use crate::history::{History, Log, LogRecord, MsgId, Outcome, TopicId};
 
 /// `lost_write`: acknowledged sends whose message is nowhere in the log.
 pub fn lost_write(history: &History, log: &Log) -> CheckResult {
@@ -41,16 +41,17 @@ pub(super) fn lost_write_in(cx: &Context<'_>) -> CheckResult {
     unreadable.sort_unstable();
     unreadable.dedup();
 
-    let (mut acked, mut lost, mut undecided) = (0u64, 0u64, 0u64);
+    let (mut acked, mut lost, mut undecided, mut uncommitted) = (0u64, 0u64, 0u64, 0u64);
     let (mut lost_ex, mut undecided_ex) = (Examples::default(), Examples::default());
-    let txns = cx.txns();
+    let txns = cx.uncommitted();
     for send in &cx.history.sends {
         let Outcome::Ok { partition, .. } = send.outcome else {
             continue;
         };
         // In a transaction, an acknowledged record counts only once its transaction
         // committed: aborted ones must vanish, undecided ones may.
-        if super::txn::txn_of(txns, send.id).is_some_and(|t| t.outcome != TxnOutcome::Committed) {
+        if txns.find(send.id).is_some() {
+            uncommitted += 1;
             continue;
         }
         acked += 1;
@@ -78,6 +79,11 @@ pub(super) fn lost_write_in(cx: &Context<'_>) -> CheckResult {
         Verdict::Pass
     };
     let mut detail = format!("{lost} of {acked} acknowledged sends missing from the log");
+    if uncommitted > 0 {
+        detail.push_str(&format!(
+            " ({uncommitted} more of aborted or undecided transactions not counted)"
+        ));
+    }
     if undecided > 0 {
         detail.push_str(&format!(
             "; {undecided} more not found in {} unreadable partition(s): undecided",
