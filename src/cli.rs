@@ -4,7 +4,7 @@
 //! a broker that will not start).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +44,16 @@ enum Command {
     /// Manage an embedded cluster of real Kafka brokers.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Render report.html beside each result.json; with several, an index page too.
+    Report {
+        /// result.json files.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Where the index page goes (default: index.html in the folder holding the runs'
+        /// folders; written when there are several results or this is given).
+        #[arg(long)]
+        index: Option<PathBuf>,
+    },
     /// Compare a result with a baseline: exit 1 when throughput or latency regressed.
     Compare {
         /// The baseline result.json.
@@ -194,6 +204,7 @@ pub fn main() -> ExitCode {
                 current,
                 max_regression,
             } => Ok(compare(&baseline, &current, max_regression / 100.0)),
+            Command::Report { results, index } => Ok(report(&results, index)),
             Command::Run(run) => Ok(run_scenarios(run).await),
         }
     });
@@ -286,6 +297,54 @@ fn read_result(path: &std::path::Path) -> Result<kafka_harness::report::RunResul
     })
 }
 
+/// Re-renders report.html beside each result, and an index when asked or when there are
+/// several; exit 2 when a file is not a result (nothing is written then).
+fn report(files: &[PathBuf], index: Option<PathBuf>) -> u8 {
+    let mut results = Vec::new();
+    for file in files {
+        match read_result(file) {
+            Ok(r) => results.push((r, file.parent().unwrap_or(Path::new(".")).to_path_buf())),
+            Err(e) => {
+                kafka_harness::note(format!("error: {e}"));
+                return EXIT_BAD_INPUT;
+            }
+        }
+    }
+    for (result, dir) in &results {
+        match kafka_harness::html::write(result, dir) {
+            Ok(path) => println!("{}", path.display()),
+            Err(e) => {
+                kafka_harness::note(format!(
+                    "error: could not write the report in {}: {e}",
+                    dir.display()
+                ));
+                return EXIT_INFRA;
+            }
+        }
+    }
+    let index = index.or_else(|| (results.len() > 1).then(|| default_index(&results)));
+    if let Some(index) = index {
+        let runs: Vec<_> = results.iter().map(|(r, d)| (r, d.as_path())).collect();
+        if let Err(e) = kafka_harness::html::write_index(&index, &runs) {
+            kafka_harness::note(format!("error: could not write {}: {e}", index.display()));
+            return EXIT_INFRA;
+        }
+        println!("{}", index.display());
+    }
+    0
+}
+
+/// `index.html` in the folder holding the first run's folder (`reports/` for
+/// `reports/<run-id>/result.json`).
+fn default_index(results: &[(kafka_harness::report::RunResult, PathBuf)]) -> PathBuf {
+    let first = results.first().map_or(Path::new("."), |(_, d)| d.as_path());
+    first
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("index.html")
+}
+
 fn compare(baseline: &std::path::Path, current: &std::path::Path, max_regression: f64) -> u8 {
     let (b, c) = match (read_result(baseline), read_result(current)) {
         (Ok(b), Ok(c)) => (b, c),
@@ -336,6 +395,7 @@ async fn run_scenarios(args: RunArgs) -> u8 {
         }
     }
     let mut worst = 0u8;
+    let mut finished = Vec::new();
     for plan in &plans {
         let cluster = match start_cluster(&args, plan).await {
             Ok(c) => c,
@@ -365,6 +425,12 @@ async fn run_scenarios(args: RunArgs) -> u8 {
                 let mut stdout = std::io::stdout();
                 let _ = write!(stdout, "{}", kafka_harness::report::summary(&result));
                 let _ = writeln!(stdout, "\n  result: {}", dir.join("result.json").display());
+                match kafka_harness::html::write(&result, &dir) {
+                    Ok(path) => {
+                        let _ = writeln!(stdout, "  report: {}", path.display());
+                    }
+                    Err(e) => kafka_harness::note(format!("could not write report.html: {e}")),
+                }
                 match kafka_harness::junit::render(&[&result]) {
                     Ok(xml) => {
                         if let Err(e) = std::fs::write(dir.join("junit.xml"), xml) {
@@ -386,11 +452,20 @@ async fn run_scenarios(args: RunArgs) -> u8 {
                     Verdict::Unknown => EXIT_UNKNOWN,
                 };
                 worst = worse(worst, code);
+                finished.push((result, dir));
             }
             Err(e) => {
                 kafka_harness::note(format!("error: {e}"));
                 worst = worse(worst, EXIT_INFRA);
             }
+        }
+    }
+    if finished.len() > 1 {
+        let index = args.out.join("index.html");
+        let runs: Vec<_> = finished.iter().map(|(r, d)| (r, d.as_path())).collect();
+        match kafka_harness::html::write_index(&index, &runs) {
+            Ok(()) => println!("\n  index: {}", index.display()),
+            Err(e) => kafka_harness::note(format!("could not write {}: {e}", index.display())),
         }
     }
     worst

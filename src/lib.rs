@@ -25,6 +25,7 @@ pub mod cluster;
 pub mod compare;
 pub mod driver;
 pub mod history;
+pub mod html;
 pub mod junit;
 pub mod logreader;
 pub mod members;
