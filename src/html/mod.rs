@@ -137,7 +137,11 @@ fn timestamp(epoch_s: f64) -> String {
         return "unknown".into();
     }
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(epoch_s);
-    humantime::format_rfc3339_seconds(t).to_string()
+    // 2026-11-25T04:57:34Z, read more easily as 2026-11-25 04:57:34 UTC.
+    humantime::format_rfc3339_seconds(t)
+        .to_string()
+        .replace('T', " ")
+        .replace('Z', " UTC")
 }
 
 /// Files beside the result the page links to, with whether each exists.
