@@ -369,39 +369,71 @@ pub fn spectrum(ack: &[SpectrumPoint], e2e: &[SpectrumPoint]) -> Option<Chart> {
     })
 }
 
-/// Faults and group changes as markers on a time axis.
+/// Markers of one kind closer than this (SVG units) to the previous one are merged into it.
+const MARKER_GAP: f64 = 3.0;
+/// A marker's number is drawn only this far (SVG units) from the previous number.
+const LABEL_GAP: f64 = 18.0;
+
+/// Faults (numbered as in the report's table) and group changes as markers on a time
+/// axis. Markers that would overlap merge, so a fault every second of an hour-long run
+/// draws as a few hundred markers, not thousands.
 fn markers(faults: &[Fault], group: Option<&GroupReport>, x: &Scale) -> Vec<Marker> {
-    let mut out: Vec<Marker> = faults
-        .iter()
-        .enumerate()
-        .map(|(i, f)| Marker {
-            x: x.at(f.at_s),
-            label: (i + 1).to_string(),
-            title: format!(
-                "{}: {} {} at {:.1} s ({})",
-                i + 1,
-                f.action,
-                f.target,
-                f.at_s,
-                f.outcome
-            ),
-            class: "fault",
-        })
-        .collect();
-    // Group changes land in bursts (every member, one rebalance): one marker per second.
-    let mut last_second = None;
-    for c in group.map_or(&[][..], |g| &g.changes[..]) {
-        let second = c.at_s.floor() as i64;
-        if last_second == Some(second) {
-            continue;
+    let mut out = Vec::new();
+    let mut order: Vec<usize> = (0..faults.len()).collect();
+    order.sort_by(|&a, &b| faults[a].at_s.total_cmp(&faults[b].at_s));
+    let mut last_label = f64::NEG_INFINITY;
+    for run in runs(&order, |&i| x.at(faults[i].at_s)) {
+        let first = &faults[run[0]];
+        let at = x.at(first.at_s);
+        let mut title = format!(
+            "{}: {} {} at {:.1} s ({})",
+            run[0] + 1,
+            first.action,
+            first.target,
+            first.at_s,
+            first.outcome
+        );
+        if run.len() > 1 {
+            title.push_str(&format!("; {} more faults here", run.len() - 1));
         }
-        last_second = Some(second);
+        let label = if at - last_label >= LABEL_GAP {
+            last_label = at;
+            (run[0] + 1).to_string()
+        } else {
+            String::new()
+        };
         out.push(Marker {
-            x: x.at(c.at_s),
+            x: at,
+            label,
+            title,
+            class: "fault",
+        });
+    }
+    let changes = group.map_or(&[][..], |g| &g.changes[..]);
+    for run in runs(changes, |c| x.at(c.at_s)) {
+        out.push(Marker {
+            x: x.at(run[0].at_s),
             label: String::new(),
-            title: format!("group change at {:.1} s", c.at_s),
+            title: match run.len() {
+                1 => format!("group change at {:.1} s", run[0].at_s),
+                n => format!("{n} group changes from {:.1} s", run[0].at_s),
+            },
             class: "rebalance",
         });
+    }
+    out
+}
+
+/// Splits `items` (in ascending position) into runs whose members lie within
+/// [`MARKER_GAP`] of the run's first.
+fn runs<T>(items: &[T], position: impl Fn(&T) -> f64) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=items.len() {
+        if i == items.len() || position(&items[i]) - position(&items[start]) >= MARKER_GAP {
+            out.push(&items[start..i]);
+            start = i;
+        }
     }
     out
 }
@@ -659,6 +691,35 @@ mod tests {
         assert!(m.title.contains("kill node 1"));
         assert_eq!(charts[1].markers.len(), 1);
         assert!(timeline(&[], &faults, None).is_empty());
+    }
+
+    #[test]
+    fn crowded_markers_merge_and_keep_their_numbers() {
+        // A fault every second of an hour, out of order: about one marker per 3 px.
+        let seconds: Vec<Second> = (0..3_600).map(|t| second(t, 1_000, 5_000)).collect();
+        let faults: Vec<Fault> = (0..3_600u64)
+            .rev()
+            .map(|t| Fault {
+                at_s: t as f64,
+                action: "pause".into(),
+                target: "node 2".into(),
+                outcome: "ok".into(),
+                took_s: 0.0,
+            })
+            .collect();
+        let charts = timeline(&seconds, &faults, None);
+        let m = &charts[0].markers;
+        assert!(m.len() < 300 && m.len() > 200, "{} markers", m.len());
+        // Sorted by time; the first is the fault at 0 s, number 3600 in the table.
+        assert!(m.windows(2).all(|w| w[0].x < w[1].x));
+        assert_eq!(m[0].label, "3600");
+        assert!(m[0].title.contains("more faults here"));
+        let labelled: Vec<f64> = m
+            .iter()
+            .filter(|m| !m.label.is_empty())
+            .map(|m| m.x)
+            .collect();
+        assert!(labelled.windows(2).all(|w| w[1] - w[0] >= LABEL_GAP));
     }
 
     #[test]

@@ -31,6 +31,9 @@ const INDEX: &str = include_str!("../../templates/index.html");
 /// The style sheet both pages inline.
 const STYLE: &str = include_str!("../../templates/style.css");
 
+/// Faults listed in the report's table; the rest are counted (all are in result.json).
+const MAX_FAULT_ROWS: usize = 200;
+
 /// Rendering failed: a bug in a template, never bad input.
 #[derive(Debug, thiserror::Error)]
 #[error("could not render the HTML report: {0}")]
@@ -214,6 +217,7 @@ pub fn render(result: &RunResult, dir: Option<&Path>) -> Result<String, HtmlErro
         mock => result.cluster.kind == "mock",
         checks => Value::from(Serde(&checks)),
         failing => failing,
+        max_fault_rows => MAX_FAULT_ROWS,
         charts => Value::from(Serde(&charts)),
         plan => plan_text(&result.plan),
         started => timestamp(result.started_at_epoch_s),

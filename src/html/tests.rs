@@ -233,3 +233,20 @@ fn numbers_are_grouped() {
     assert_eq!(number(0.5), "0.5");
     assert_eq!(number(50.0), "50");
 }
+
+#[test]
+fn a_fault_every_second_for_an_hour_stays_readable_and_small() {
+    let mut r = fixture(3_600);
+    r.faults = (0..3_600)
+        .map(|t| Fault {
+            at_s: t as f64,
+            action: "pause".into(),
+            target: "node 2".into(),
+            outcome: "ok".into(),
+            took_s: 0.0,
+        })
+        .collect();
+    let html = render(&r, None).unwrap();
+    assert!(html.len() < 1_000_000, "{} bytes", html.len());
+    assert!(html.contains("3400 more faults are in result.json."));
+}
