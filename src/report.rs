@@ -177,6 +177,47 @@ fn partition_counts(evidence: &Evidence) -> BTreeMap<String, u64> {
     counts
 }
 
+/// Bytes of a sample value kept in the result.
+const SAMPLE_BYTES: usize = 2048;
+
+/// The first message of a producer table's first instance, exactly as sent: what its
+/// traffic looks like.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessageSample {
+    /// The producer table.
+    pub producer: String,
+    /// Its template.
+    pub template: String,
+    /// The key.
+    pub key: String,
+    /// The value as text (invalid UTF-8 replaced), cut after 2 KiB.
+    pub value: String,
+    /// The value's whole size in bytes.
+    pub size: usize,
+}
+
+/// A sample message of each producer table in a run with `seed`.
+pub fn samples(plan: &Plan, seed: u64) -> Vec<MessageSample> {
+    plan.producers
+        .iter()
+        .zip(plan.first_producer_ids())
+        .filter_map(|(p, id)| {
+            let (key, value) = p.first_message(seed, id).ok()?;
+            let mut text = String::from_utf8_lossy(&value[..value.len().min(SAMPLE_BYTES)]);
+            if value.len() > SAMPLE_BYTES {
+                text.to_mut().push('…');
+            }
+            Some(MessageSample {
+                producer: p.name.clone(),
+                template: p.template.name().to_owned(),
+                key,
+                value: text.into_owned(),
+                size: value.len(),
+            })
+        })
+        .collect()
+}
+
 /// A fault applied during the run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Fault {
@@ -263,6 +304,9 @@ pub struct RunResult {
     /// Per-partition record counts in the log, `topic/partition` to count, for skew charts.
     #[serde(default)]
     pub partition_counts: BTreeMap<String, u64>,
+    /// The first message of each producer table, as sent.
+    #[serde(default)]
+    pub samples: Vec<MessageSample>,
 }
 
 /// Judges SLOs against the measured figures.
@@ -378,6 +422,7 @@ pub fn build(
         broker_logs: Vec::new(),
         regression_limits: plan.checks.regression.clone(),
         partition_counts: partition_counts(evidence),
+        samples: samples(plan, seed),
         timeline: evidence.recorder.timeline.clone(),
         measured_s: evidence.measured_s,
         drained: evidence.drained,

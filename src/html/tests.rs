@@ -71,6 +71,13 @@ fn fixture(seconds: u64) -> RunResult {
             partitions: 6,
         }],
     });
+    r.samples = vec![crate::report::MessageSample {
+        producer: "audit-middleware".into(),
+        template: "audit".into(),
+        key: "3f2a".into(),
+        value: "{\"actor\":\"svc-7\"}".into(),
+        size: 1024,
+    }];
     r.partition_counts = (0..12)
         .map(|p| (format!("audit/{p}"), 1_000 + p * 100))
         .collect();
@@ -111,6 +118,9 @@ fn the_page_shows_the_verdict_checks_and_charts() {
         assert!(html.contains(&format!(r#"id="{id}""#)), "{id} missing");
     }
     assert!(html.contains(r#"id="check-lost_write""#));
+    assert!(
+        html.contains("audit-middleware") && html.contains("{&quot;actor&quot;:&quot;svc-7&quot;}")
+    );
     assert!(
         html.contains("acct-42") && html.contains("audit&#x2f;3 @99") && html.contains("p0:17")
     );
@@ -153,6 +163,9 @@ fn user_text_appears_as_text_never_as_markup() {
     r.clients.insert("<i>lib</i>".into(), MARKUP.into());
     r.partition_counts.insert(format!("{MARKUP}/0"), 5);
     r.plan = serde_json::json!({ "name": MARKUP });
+    r.samples[0].key = MARKUP.into();
+    r.samples[0].value = format!("{{\"note\": \"{MARKUP}\"}}");
+    r.samples[0].producer = MARKUP.into();
     for html in [
         render(&r, None).unwrap(),
         render_index(&[(&r, "x/report.html".into())]).unwrap(),

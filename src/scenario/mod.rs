@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::check::CheckName;
-use crate::workload::{KeyDistribution, Template};
+use crate::workload::{Generator, KeyChooser, KeyDistribution, Template, WorkloadError};
 pub use faults::{BrokerTarget, FaultAction, FaultPlan, FaultTarget, Trigger};
 pub use units::Rate;
 
@@ -281,9 +281,49 @@ impl Plan {
         }
     }
 
+    /// The instance id of each producer table's first instance: instances are numbered
+    /// from 0 across the tables, in order.
+    pub fn first_producer_ids(&self) -> Vec<u32> {
+        self.producers
+            .iter()
+            .scan(0u32, |next, p| {
+                let first = *next;
+                *next += p.instances;
+                Some(first)
+            })
+            .collect()
+    }
+
     /// Whether any producer or stage uses transactions.
     pub fn has_transactions(&self) -> bool {
         !self.stages.is_empty() || self.producers.iter().any(|p| p.transactions.is_some())
+    }
+}
+
+impl ProducerPlan {
+    /// The value generator of producer instance `id` (instances are numbered across all
+    /// producer tables, in order) in a run with `seed`.
+    pub fn generator(&self, seed: u64, id: u32) -> Generator {
+        Generator::new(self.template, self.size, seed ^ (u64::from(id) << 32))
+    }
+
+    /// The key chooser of producer instance `id` in a run with `seed`.
+    pub fn keys(&self, seed: u64, id: u32) -> Result<KeyChooser, WorkloadError> {
+        KeyChooser::new(
+            self.key_distribution,
+            self.key_count,
+            seed.wrapping_add(u64::from(id)),
+        )
+    }
+
+    /// The key and value of the first message instance `id` sends in a run with `seed`.
+    pub fn first_message(&self, seed: u64, id: u32) -> Result<(String, Vec<u8>), WorkloadError> {
+        let mut keys = self.keys(seed, id)?;
+        let index = keys.next();
+        let key = keys.key(index, self.template);
+        let mut value = Vec::with_capacity(self.size);
+        self.generator(seed, id).value(&key, 0, &mut value);
+        Ok((key, value))
     }
 }
 

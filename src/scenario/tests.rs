@@ -1504,3 +1504,20 @@ fn regression_limits_are_percentages_of_known_metrics() {
         &["checks.regression.ack_p98", "unknown metric", "e2e_p999"],
     );
 }
+
+#[test]
+fn instances_are_numbered_across_tables_and_their_first_message_is_reproducible() {
+    let mut plan = parse_ok(&valid());
+    let mut second = plan.producers[0].clone();
+    second.name = "second".into();
+    second.instances = 3;
+    plan.producers.push(second);
+    assert_eq!(plan.first_producer_ids(), [0, 2]);
+    let p = &plan.producers[0];
+    let (key, value) = p.first_message(9, 0).unwrap();
+    assert!(key.starts_with("acct-"), "{key}");
+    assert_eq!(value.len(), p.size);
+    // The same seed and instance give the same message; another instance another.
+    assert_eq!(p.first_message(9, 0).unwrap(), (key.clone(), value.clone()));
+    assert_ne!(p.first_message(9, 1).unwrap().1, value);
+}
