@@ -50,23 +50,13 @@ mod tests {
     use crate::check::{CheckResult, Example};
 
     fn result() -> RunResult {
-        let json = serde_json::json!({
-            "scenario": "<script>alert(1)</script>", "scenario_file": "s.toml", "run_id": "r",
-            "verdict": "fail", "seed": 1,
-            "cluster": {"kind": "embedded", "brokers": 1, "kafka_version": null, "bootstrap": ""},
-            "topics": [], "checks": [],
-            "counts": {"attempted": 0, "acked": 0, "failed": 0, "indeterminate": 0, "consumed": 0,
-                       "lost": 0, "duplicated": 0, "order_violations": 0, "aborted_reads": 0},
-            "throughput": {"produced_msgs_per_s": 0.0, "consumed_msgs_per_s": 0.0,
-                           "produced_bytes_per_s": 0.0},
-            "latency_us": {
-                "ack": {"count": 0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0},
-                "e2e": {"count": 0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0},
-                "send_delay": {"count": 0, "p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0}},
-            "faults": [], "timeline": [], "measured_s": 1.0, "drained": true,
-            "histogram_logs": []
-        });
-        let mut r: RunResult = serde_json::from_value(json).unwrap();
+        let mut r = RunResult {
+            scenario: "<script>alert(1)</script>".into(),
+            run_id: "r".into(),
+            verdict: Verdict::Fail,
+            seed: 1,
+            ..RunResult::default()
+        };
         let mut lost = CheckResult::unknown("lost_write", "1 of 9 lost & gone".into());
         lost.verdict = Verdict::Fail;
         lost.count = 1;

@@ -19,7 +19,7 @@ use crate::runner::Evidence;
 use crate::scenario::{LatencyMetric, Plan, Slo};
 
 /// The cluster a run used.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ClusterInfo {
     /// embedded, mock, external or container.
     pub kind: String,
@@ -234,8 +234,9 @@ pub struct Fault {
     pub took_s: f64,
 }
 
-/// Everything a run found: rendered to `result.json`, the terminal and (later) HTML.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Everything a run found: rendered to `result.json`, `report.html`, `junit.xml` and the
+/// terminal. The default is an empty run that passed (a starting point for fixtures).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunResult {
     /// Scenario name.
     pub scenario: String,

@@ -154,11 +154,13 @@ pub use writes::{duplicate_write, lost_write, order_violation};
 /// At most this many examples are kept per kind of anomaly.
 pub const MAX_EXAMPLES: usize = 5;
 
-/// What a check concluded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What a check concluded. The default, `pass`, is the verdict of no checks at all (the
+/// identity of [`Verdict::combine`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// No anomaly.
+    #[default]
     Pass,
     /// At least one anomaly that fails the run.
     Fail,

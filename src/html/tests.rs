@@ -1,6 +1,6 @@
 use super::*;
 use crate::check::CheckResult;
-use crate::metrics::{Second, spectrum};
+use crate::metrics::{Percentiles, Second, spectrum};
 use crate::report::{Fault, GroupChange, GroupReport};
 
 const MARKUP: &str = "<script>alert(\"x\")</script>";
@@ -8,30 +8,44 @@ const MARKUP: &str = "<script>alert(\"x\")</script>";
 /// A result of a run `seconds` long with everything a report shows: a timeline, spectra
 /// from real histograms, faults, group changes, partitions, failed checks with examples.
 fn fixture(seconds: u64) -> RunResult {
-    let json = serde_json::json!({
-        "scenario": "audit-flood", "scenario_file": "scenarios/audit-flood.toml",
-        "run_id": "audit-flood-1-abc", "verdict": "fail", "seed": 7,
-        "cluster": {"kind": "embedded", "brokers": 3, "kafka_version": "4.4.0",
-                    "bootstrap": "127.0.0.1:9092"},
-        "topics": ["audit"], "checks": [],
-        "counts": {"attempted": 10, "acked": 9, "failed": 1, "indeterminate": 0, "consumed": 9,
-                   "lost": 1, "duplicated": 0, "order_violations": 0, "aborted_reads": 0},
-        "throughput": {"produced_msgs_per_s": 12345.6, "consumed_msgs_per_s": 12000.0,
-                       "produced_bytes_per_s": 5.0e6},
-        "latency_us": {
-            "ack": {"count": 9, "p50": 900, "p90": 2000, "p99": 15000, "p999": 40000, "max": 90000},
-            "e2e": {"count": 9, "p50": 1900, "p90": 3000, "p99": 25000, "p999": 50000, "max": 99000},
-            "send_delay": {"count": 9, "p50": 10, "p90": 20, "p99": 30, "p999": 40, "max": 50}},
-        "faults": [], "timeline": [], "measured_s": seconds as f64, "drained": true,
-        "histogram_logs": ["ack.hlog", "e2e.hlog"],
-        "plan": {"name": "audit-flood", "seed": 7, "note": null,
-                 "producers": [{"rate": 1000, "acks": "all"}]},
-        "clients": {"rdkafka": "librdkafka 2.12.1"},
-        "host": {"name": "ci", "os": "linux x86_64", "cpus": 2},
-        "started_at_epoch_s": 1_795_582_654.5,
-        "broker_logs": ["brokers/node-1.log"],
-    });
-    let mut r: RunResult = serde_json::from_value(json).unwrap();
+    let p = |count, p50, p99, max| Percentiles {
+        count,
+        p50,
+        p90: p50 * 2,
+        p99,
+        p999: (p99 + max) / 2,
+        max,
+    };
+    let mut r = RunResult {
+        scenario: "audit-flood".into(),
+        scenario_file: "scenarios/audit-flood.toml".into(),
+        run_id: "audit-flood-1-abc".into(),
+        verdict: Verdict::Fail,
+        seed: 7,
+        cluster: crate::report::ClusterInfo {
+            kind: "embedded".into(),
+            brokers: 3,
+            kafka_version: Some("4.4.0".into()),
+            bootstrap: "127.0.0.1:9092".into(),
+        },
+        topics: vec!["audit".into()],
+        measured_s: seconds as f64,
+        drained: true,
+        histogram_logs: vec!["ack.hlog".into(), "e2e.hlog".into()],
+        plan: serde_json::json!({"name": "audit-flood", "seed": 7, "note": null,
+                                 "producers": [{"rate": 1000, "acks": "all"}]}),
+        started_at_epoch_s: 1_795_582_654.5,
+        broker_logs: vec!["brokers/node-1.log".into()],
+        ..RunResult::default()
+    };
+    r.counts.acked = 9;
+    r.counts.lost = 1;
+    r.throughput.produced_msgs_per_s = 12_345.6;
+    r.throughput.produced_bytes_per_s = 5.0e6;
+    r.latency_us.ack = p(9, 900, 15_000, 90_000);
+    r.latency_us.e2e = p(9, 1_900, 25_000, 99_000);
+    r.clients
+        .insert("rdkafka".into(), "librdkafka 2.12.1".into());
     let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
     for i in 0..100_000u64 {
         h.record(500 + (i * 7919) % 20_000 + if i % 997 == 0 { 2_000_000 } else { 0 })
