@@ -5,6 +5,7 @@
 //! ```text
 //!   RunResult ─> Page (view model: rows, labels, charts::Chart geometry)
 //!             ─> templates/report.html (minijinja, HTML auto-escaped) ─> report.html
+//!                  extends templates/page.html (head, inlined style.css, footer)
 //!   [RunResult] ─> IndexRow ─> templates/index.html ─> index.html
 //! ```
 //!
@@ -24,6 +25,8 @@ use crate::check::{CheckResult, Example, Verdict};
 use crate::report::RunResult;
 use charts::Chart;
 
+/// The frame both pages extend.
+const PAGE: &str = include_str!("../../templates/page.html");
 /// The report template.
 const REPORT: &str = include_str!("../../templates/report.html");
 /// The index template.
@@ -166,6 +169,7 @@ fn links(names: &[String], dir: Option<&Path>) -> Vec<Link> {
 
 fn environment() -> Result<Environment<'static>, HtmlError> {
     let mut env = Environment::new();
+    env.add_template("page.html", PAGE)?;
     env.add_template("report.html", REPORT)?;
     env.add_template("index.html", INDEX)?;
     env.add_filter("us", |v: f64| charts::duration_us(v));
