@@ -272,13 +272,10 @@ pub async fn run(
                 id,
                 topic_id,
                 topic: topic.clone(),
-                generator: Generator::new(p.template, p.size, seed ^ (u64::from(id) << 32)),
-                keys: KeyChooser::new(
-                    p.key_distribution,
-                    p.key_count,
-                    seed.wrapping_add(u64::from(id)),
-                )
-                .map_err(|e| RunError::Client(format!("producer {}: {e}", p.name)))?,
+                generator: p.generator(seed, id),
+                keys: p
+                    .keys(seed, id)
+                    .map_err(|e| RunError::Client(format!("producer {}: {e}", p.name)))?,
                 template: p.template,
                 rate,
                 budget,
