@@ -25,7 +25,7 @@ use crate::cluster::{Cluster, ClusterError, TopicSpec};
 use crate::driver::rdkafka::RdkafkaProducer;
 use crate::driver::rskafka::RskafkaProducer;
 use crate::driver::txn::TransactionalProducer;
-use crate::driver::{ConsumerEvent, OutRecord, ProducerDriver, SendOutcome, now_us};
+use crate::driver::{ConsumerEvent, Done, OutRecord, ProducerDriver, SendOutcome, now_us};
 use crate::history::{
     Delivery, GroupEvent, History, KeyInterner, Log, MsgId, Outcome, Send, TopicId, Txn, TxnOutcome,
 };
@@ -109,7 +109,7 @@ pub struct RunCounts {
 
 /// What the collector is told.
 enum Ev {
-    Done(Box<SendDone>),
+    Done(SendDone),
     Consumer(ConsumerEvent),
     Txn(Txn),
 }
@@ -470,7 +470,7 @@ impl TxnSender {
             }));
         }
         for (p, outcome) in pending.into_iter().zip(report.outcomes) {
-            let _ = tx.send(Ev::Done(Box::new(p.done(topic, done, outcome, visible))));
+            let _ = tx.send(Ev::Done(p.done(topic, done, outcome, visible)));
         }
     }
 }
@@ -486,6 +486,19 @@ async fn produce(
 ) {
     let permits = Arc::new(Semaphore::new(spec.max_in_flight));
     let mut seq = 0u64;
+    // One record, refilled for every send: drivers copy what they enqueue.
+    let mut record = OutRecord {
+        topic: spec.topic.clone(),
+        partition: None,
+        key: Vec::new(),
+        value: Vec::with_capacity(spec.generator.size()),
+        stamp: Stamp {
+            producer: spec.id,
+            seq,
+            intended_us: start_epoch_us,
+        },
+        source: None,
+    };
     loop {
         if spec.budget.is_some_and(|b| seq >= b) {
             break;
@@ -506,50 +519,41 @@ async fn produce(
         let sent_us = (run_start.elapsed().as_micros() as u64).max(intended_us);
         let index = spec.keys.next();
         let key = spec.keys.key(index, spec.template);
-        let mut value = Vec::with_capacity(spec.generator.size());
-        spec.generator.value(&key, seq, &mut value);
-        let size = value.len();
-        let id = MsgId {
+        spec.generator.value(&key, seq, &mut record.value);
+        record.key.clear();
+        record.key.extend_from_slice(key.as_bytes());
+        record.stamp = Stamp {
             producer: spec.id,
             seq,
-        };
-        let record = OutRecord {
-            topic: spec.topic.clone(),
-            partition: None,
-            key: key.clone().into_bytes(),
-            value,
-            stamp: Stamp {
-                producer: spec.id,
-                seq,
-                intended_us: start_epoch_us + intended_us,
-            },
-            source: None,
+            intended_us: start_epoch_us + intended_us,
         };
         let meta = Pending {
-            id,
+            id: MsgId {
+                producer: spec.id,
+                seq,
+            },
             key: key.into_bytes(),
-            size,
+            size: record.value.len(),
             intended: intended_us,
             sent: sent_us,
         };
+        seq += 1;
         if let Some(txn) = &mut txn {
-            txn.batch.push((record, meta));
+            txn.batch.push((record.clone(), meta));
             drop(permit);
             if txn.batch.len() >= txn.every {
                 txn.run(spec.topic_id, &tx, run_start).await;
             }
-            seq += 1;
             continue;
         }
-        let pending = driver.send(record);
-        let (tx2, topic) = (tx.clone(), spec.topic_id);
-        tokio::spawn(async move {
-            let outcome = pending.await;
+        // Runs where the client reports the outcome (rdkafka: on its polling thread).
+        let (tx, topic) = (tx.clone(), spec.topic_id);
+        let done = Done::new(move |outcome| {
             let done = run_start.elapsed().as_micros() as u64;
-            let _ = tx2.send(Ev::Done(Box::new(meta.done(topic, done, outcome, true))));
+            let _ = tx.send(Ev::Done(meta.done(topic, done, outcome, true)));
             drop(permit);
         });
-        seq += 1;
+        driver.enqueue(&record, done);
     }
     if let Some(txn) = &mut txn
         && !txn.batch.is_empty()
@@ -616,9 +620,7 @@ fn start_stages(
                             intended,
                             sent: intended,
                         };
-                        let _ = tx.send(Ev::Done(Box::new(
-                            pending.done(output, done, outcome, visible),
-                        )));
+                        let _ = tx.send(Ev::Done(pending.done(output, done, outcome, visible)));
                     }
                 }
             });

@@ -1,15 +1,18 @@
 //! Producer and consumer implementations under test, behind two small traits.
 //!
 //! ```text
-//!   runner ──OutRecord──> ProducerDriver::send ──(future)──> SendOutcome
+//!   runner ──&OutRecord, Done──> ProducerDriver::enqueue ··· client ··· Done(SendOutcome)
 //!   ConsumerDriver::run ──ConsumerEvent──> channel ──> runner's collector
 //! ```
 //!
-//! A producer is one `send(record)` that enqueues at once and returns a future resolving to
-//! the outcome, as OpenMessaging Benchmark's `sendAsync`: the runner keeps its send schedule
-//! without waiting for acknowledgements. A consumer runs until told to stop and reports every
-//! record it is handed, with its stamp, plus assignments and commits. Drivers know nothing of
-//! checkers or reports; the next driver (an external process) plugs in here.
+//! A producer is one `enqueue(record, done)` that enqueues at once and calls `done` with the
+//! outcome later, from whatever thread the client reports it on, as OpenMessaging
+//! Benchmark's `sendAsync`: the runner keeps its send schedule without waiting for
+//! acknowledgements, and no task or future is made per record. [`ProducerDriver::send`]
+//! wraps it in a future for callers that await outcomes one by one. A consumer runs until
+//! told to stop and reports every record it is handed, with its stamp, plus assignments and
+//! commits. Drivers know nothing of checkers or reports; the next driver (an external
+//! process) plugs in here.
 
 pub mod rdkafka;
 pub mod rskafka;
@@ -57,12 +60,56 @@ pub enum SendOutcome {
     Indeterminate(String),
 }
 
+/// Takes one send's outcome, once, on any thread; dropped uncalled, it reports indeterminate.
+// `Sync` only because rdkafka asks it of a delivery opaque; a `Done` is never shared.
+pub struct Done(Option<Box<dyn FnOnce(SendOutcome) + Send + Sync>>);
+
+impl Done {
+    /// A `Done` that hands the outcome to `f`.
+    pub fn new(f: impl FnOnce(SendOutcome) + Send + Sync + 'static) -> Done {
+        Done(Some(Box::new(f)))
+    }
+
+    /// Reports `outcome`.
+    pub fn call(mut self, outcome: SendOutcome) {
+        if let Some(f) = self.0.take() {
+            f(outcome);
+        }
+    }
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f(SendOutcome::Indeterminate(
+                "the client lost the send".into(),
+            ));
+        }
+    }
+}
+
 /// A producer under test.
 pub trait ProducerDriver: Send + Sync {
-    /// Enqueues `record`; the future resolves when its outcome is known.
-    fn send(&self, record: OutRecord) -> BoxFuture<SendOutcome>;
+    /// Enqueues a copy of `record`; `done` gets its outcome (at once if the client refuses it).
+    fn enqueue(&self, record: &OutRecord, done: Done);
+
     /// Waits until every enqueued record has an outcome.
     fn flush(&self) -> BoxFuture<()>;
+
+    /// Enqueues `record`; the future resolves to its outcome.
+    fn send(&self, record: OutRecord) -> BoxFuture<SendOutcome> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.enqueue(
+            &record,
+            Done::new(move |outcome| {
+                let _ = tx.send(outcome);
+            }),
+        );
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| SendOutcome::Indeterminate("the client lost the send".into()))
+        })
+    }
 }
 
 /// What a consumer reports.

@@ -1,4 +1,8 @@
-//! The librdkafka driver: a `FutureProducer` and a consumer-group `StreamConsumer`.
+//! The librdkafka driver: a `ThreadedProducer` and a consumer-group `StreamConsumer`.
+//!
+//! The producer's delivery reports are served on the client's polling thread, where each
+//! one calls its send's [`Done`] (the record's delivery opaque): no task, channel or future
+//! per record.
 //!
 //! Scenario client settings pass straight to librdkafka. Two defaults differ from
 //! librdkafka's, and a scenario may override both: `partitioner = murmur2_random` (the Java
@@ -10,18 +14,19 @@
 //! processing it: at-most-once. A crashed consumer ([`Stop::Crash`]) commits nothing more.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, TopicPartitionList};
 
 use super::{
-    BoxFuture, ConsumerDriver, ConsumerEvent, EventSink, OutRecord, ProducerDriver, SendOutcome,
-    Stop, now_us,
+    BoxFuture, ConsumerDriver, ConsumerEvent, Done, EventSink, OutRecord, ProducerDriver,
+    SendOutcome, Stop, now_us,
 };
 use crate::scenario::CommitMode;
 use crate::stamp::{self, Stamp};
@@ -37,20 +42,45 @@ fn config(base: &BTreeMap<String, String>, defaults: &[(&str, &str)]) -> ClientC
     config
 }
 
+/// Hands each delivery report to its send's [`Done`].
+pub(crate) struct Deliveries;
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = Box<Done>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, done: Box<Done>) {
+        done.call(match result {
+            Ok(m) => SendOutcome::Ok {
+                partition: m.partition(),
+                offset: m.offset(),
+            },
+            Err((e, _)) => failed(e),
+        });
+    }
+}
+
+/// The librdkafka client of a [`RdkafkaProducer`].
+pub(crate) type Client = ThreadedProducer<Deliveries>;
+
 /// A librdkafka producer.
 pub struct RdkafkaProducer {
-    producer: FutureProducer,
+    producer: Arc<Client>,
 }
 
 impl RdkafkaProducer {
     /// Creates a producer from client settings (cluster settings plus the scenario's).
     pub fn new(settings: &BTreeMap<String, String>) -> KafkaResult<Self> {
-        let producer = config(settings, &[("partitioner", "murmur2_random")]).create()?;
-        Ok(RdkafkaProducer { producer })
+        let producer = config(settings, &[("partitioner", "murmur2_random")])
+            .create_with_context(Deliveries)?;
+        Ok(RdkafkaProducer {
+            producer: Arc::new(producer),
+        })
     }
 
     /// The librdkafka client, for transaction control ([`super::txn`]).
-    pub(crate) fn client(&self) -> &FutureProducer {
+    pub(crate) fn client(&self) -> &Client {
         &self.producer
     }
 }
@@ -71,10 +101,19 @@ fn definitely_not_written(e: &KafkaError) -> bool {
     )
 }
 
+/// The outcome of a send that failed with `e`.
+fn failed(e: &KafkaError) -> SendOutcome {
+    if definitely_not_written(e) {
+        SendOutcome::Fail(e.to_string())
+    } else {
+        SendOutcome::Indeterminate(e.to_string())
+    }
+}
+
 impl ProducerDriver for RdkafkaProducer {
-    fn send(&self, record: OutRecord) -> BoxFuture<SendOutcome> {
+    fn enqueue(&self, record: &OutRecord, done: Done) {
         let stamp = record.stamp.encode();
-        let mut headers = OwnedHeaders::new().insert(Header {
+        let mut headers = OwnedHeaders::new_with_capacity(2).insert(Header {
             key: stamp::HEADER,
             value: Some(&stamp[..]),
         });
@@ -85,47 +124,26 @@ impl ProducerDriver for RdkafkaProducer {
                 value: Some(&source[..]),
             });
         }
-        let mut future_record = FutureRecord::to(&record.topic)
-            .key(&record.key)
-            .payload(&record.value)
+        let mut base = BaseRecord::with_opaque_to(&record.topic, Box::new(done))
+            .key(&record.key[..])
+            .payload(&record.value[..])
             .headers(headers);
-        if let Some(p) = record.partition {
-            future_record = future_record.partition(p);
-        }
+        base.partition = record.partition;
         // A full local queue is back-pressure, not an outcome: wait and retry.
-        let mut future_record = future_record;
-        let delivery = loop {
-            match self.producer.send_result(future_record) {
-                Ok(delivery) => break delivery,
+        loop {
+            match self.producer.send(base) {
+                Ok(()) => return,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                    future_record = r;
+                    base = r;
                     self.producer.poll(Duration::from_millis(5));
                 }
-                Err((e, _)) => {
-                    let outcome = if definitely_not_written(&e) {
-                        SendOutcome::Fail(e.to_string())
-                    } else {
-                        SendOutcome::Indeterminate(e.to_string())
-                    };
-                    return Box::pin(async move { outcome });
-                }
+                Err((e, r)) => return r.delivery_opaque.call(failed(&e)),
             }
-        };
-        Box::pin(async move {
-            match delivery.await {
-                Ok(Ok(d)) => SendOutcome::Ok {
-                    partition: d.partition,
-                    offset: d.offset,
-                },
-                Ok(Err((e, _))) if definitely_not_written(&e) => SendOutcome::Fail(e.to_string()),
-                Ok(Err((e, _))) => SendOutcome::Indeterminate(e.to_string()),
-                Err(_) => SendOutcome::Indeterminate("the producer was dropped".into()),
-            }
-        })
+        }
     }
 
     fn flush(&self) -> BoxFuture<()> {
-        let producer = self.producer.clone();
+        let producer = Arc::clone(&self.producer);
         Box::pin(async move {
             let _ =
                 tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(60))).await;

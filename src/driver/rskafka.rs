@@ -14,15 +14,15 @@ use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandl
 use rskafka::record::Record;
 
 use super::{
-    BoxFuture, ConsumerDriver, ConsumerEvent, EventSink, OutRecord, ProducerDriver, SendOutcome,
-    Stop, now_us,
+    BoxFuture, ConsumerDriver, ConsumerEvent, Done, EventSink, OutRecord, ProducerDriver,
+    SendOutcome, Stop, now_us,
 };
 use crate::stamp::{self, Stamp};
 use crate::workload::partition_for_key;
 
 /// An rskafka producer for one topic: one sender task per partition.
 ///
-/// `send` hands the record to its partition's task at once, in call order; the task sends
+/// `enqueue` hands the record to its partition's task at once, in call order; the task sends
 /// whatever has queued up as one produce request and waits for the answer before the next,
 /// so records of one partition are written in the order they were sent. (Polling rskafka's
 /// `BatchProducer::produce` futures from spawned tasks would enqueue them in scheduling
@@ -32,7 +32,8 @@ pub struct RskafkaProducer {
 }
 
 enum Job {
-    Send(Record, oneshot::Sender<i64>),
+    /// A record for this partition, and who takes its outcome.
+    Send(Record, i32, Done),
     Flush(oneshot::Sender<()>),
 }
 
@@ -69,18 +70,28 @@ async fn partition_sender(client: Arc<PartitionClient>, mut jobs: mpsc::Unbounde
         let mut flushes = Vec::new();
         for job in queue.drain(..) {
             match job {
-                Job::Send(record, reply) => {
+                Job::Send(record, partition, done) => {
                     records.push(record);
-                    replies.push(reply);
+                    replies.push((partition, done));
                 }
                 Job::Flush(done) => flushes.push(done),
             }
         }
         if !records.is_empty() {
-            // On error the replies are dropped: the caller reports the sends indeterminate.
-            if let Ok(offsets) = client.produce(records, Compression::NoCompression).await {
-                for (reply, offset) in replies.into_iter().zip(offsets) {
-                    let _ = reply.send(offset);
+            match client.produce(records, Compression::NoCompression).await {
+                Ok(offsets) => {
+                    // A reply without an offset is dropped: its `Done` reports it
+                    // indeterminate.
+                    for ((partition, done), offset) in replies.into_iter().zip(offsets) {
+                        done.call(SendOutcome::Ok { partition, offset });
+                    }
+                }
+                Err(_) => {
+                    for (_, done) in replies {
+                        done.call(SendOutcome::Indeterminate(
+                            "the produce request failed".into(),
+                        ));
+                    }
                 }
             }
         }
@@ -111,14 +122,14 @@ fn timestamp_now() -> rskafka::chrono::DateTime<rskafka::chrono::Utc> {
 }
 
 impl ProducerDriver for RskafkaProducer {
-    fn send(&self, record: OutRecord) -> BoxFuture<SendOutcome> {
+    fn enqueue(&self, record: &OutRecord, done: Done) {
         let count = self.partitions.len() as i32;
         let partition = record
             .partition
             .unwrap_or_else(|| partition_for_key(&record.key, count));
         let rs_record = Record {
-            key: Some(record.key),
-            value: Some(record.value),
+            key: Some(record.key.clone()),
+            value: Some(record.value.clone()),
             headers: [(stamp::HEADER.to_owned(), record.stamp.encode().to_vec())]
                 .into_iter()
                 .chain(record.source.map(|s| {
@@ -130,17 +141,13 @@ impl ProducerDriver for RskafkaProducer {
                 .collect(),
             timestamp: timestamp_now(),
         };
-        let (reply, answer) = oneshot::channel();
         let queued = self.partitions[partition as usize % self.partitions.len()]
-            .send(Job::Send(rs_record, reply))
-            .is_ok();
-        Box::pin(async move {
-            match answer.await {
-                Ok(offset) => SendOutcome::Ok { partition, offset },
-                Err(_) if queued => SendOutcome::Indeterminate("the produce request failed".into()),
-                Err(_) => SendOutcome::Fail("the partition's sender has stopped".into()),
-            }
-        })
+            .send(Job::Send(rs_record, partition, done));
+        if let Err(mpsc::error::SendError(Job::Send(_, _, done))) = queued {
+            done.call(SendOutcome::Fail(
+                "the partition's sender has stopped".into(),
+            ));
+        }
     }
 
     fn flush(&self) -> BoxFuture<()> {

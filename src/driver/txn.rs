@@ -27,9 +27,9 @@ use std::time::Duration;
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::{KafkaError, KafkaResult};
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::producer::Producer;
 
-use super::rdkafka::RdkafkaProducer;
+use super::rdkafka::{Client, RdkafkaProducer};
 use super::{OutRecord, ProducerDriver, SendOutcome};
 use crate::history::TxnOutcome;
 
@@ -169,7 +169,7 @@ impl TransactionalProducer {
 
     /// Runs a commit or abort call, again while librdkafka says a retry may succeed (it timed
     /// out: the call resumes where it stopped), up to [`CONTROL_ATTEMPTS`] times.
-    async fn control(&self, call: fn(&FutureProducer) -> KafkaResult<()>) -> KafkaResult<()> {
+    async fn control(&self, call: fn(&Client) -> KafkaResult<()>) -> KafkaResult<()> {
         let mut attempt = 1;
         loop {
             let p = Arc::clone(&self.inner);
