@@ -178,10 +178,22 @@ impl Stage {
             let group = consumer
                 .group_metadata()
                 .ok_or("the stage's consumer has no group metadata")?;
+            let began = tokio::time::Instant::now();
+            let size = records.len();
             let report = producer
                 .transaction(records, Some((offsets, group)), false)
                 .await;
             let (outcome, fatal) = (report.outcome, report.fatal);
+            tracing::debug!(
+                "stage {}: {size} records, {outcome:?} in {:?}{}",
+                self.producer,
+                began.elapsed(),
+                if fatal {
+                    ", replacing the producer"
+                } else {
+                    ""
+                }
+            );
             if let Some(e) = &report.error {
                 tracing::debug!("stage {}: {e}", self.producer);
             }

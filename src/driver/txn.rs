@@ -15,6 +15,7 @@
 //! | aborted on purpose, or a send, the offsets or the commit failed in a way that requires an abort | `Aborted` | only if the abort call failed |
 //! | the commit still timed out after three tries of 10 s, or failed fatally (e.g. fenced) | `Indeterminate`: the broker may have committed it | yes |
 //! | `begin_transaction` refused (nothing sent) | `Aborted` | yes |
+//! | a delivery not reported within `transaction.timeout.ms` + 5 s (a client that lost it) | `Aborted` (never committed; the replacement fences it) | yes |
 //!
 //! A `fatal` producer can no longer be used: the caller makes a new one with the same
 //! `transactional.id`, which fences this one and makes the coordinator finish whatever it left
@@ -41,9 +42,17 @@ const CONTROL_ATTEMPTS: u32 = 3;
 /// one other control call.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// librdkafka's default `transaction.timeout.ms`.
+const DEFAULT_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// How much longer than `transaction.timeout.ms` a transaction's deliveries may take.
+const DELIVERY_MARGIN: Duration = Duration::from_secs(5);
+
 /// A transactional librdkafka producer.
 pub struct TransactionalProducer {
     inner: Arc<RdkafkaProducer>,
+    /// How long a transaction's deliveries may take before the producer counts as broken:
+    /// `transaction.timeout.ms` (librdkafka's bound on each delivery) plus [`DELIVERY_MARGIN`].
+    delivery_deadline: Duration,
 }
 
 /// What became of one transaction.
@@ -73,12 +82,19 @@ impl TransactionalProducer {
         for (key, value) in [("enable.idempotence", "true"), ("acks", "all")] {
             settings.entry(key.into()).or_insert_with(|| value.into());
         }
+        let transaction_timeout = settings
+            .get("transaction.timeout.ms")
+            .and_then(|ms| ms.trim().parse().ok())
+            .map_or(DEFAULT_TRANSACTION_TIMEOUT, Duration::from_millis);
         let inner = Arc::new(RdkafkaProducer::new(&settings).map_err(|e| e.to_string())?);
         let init = Arc::clone(&inner);
         blocking(move || init.client().init_transactions(CONTROL_TIMEOUT))
             .await
             .map_err(|e| format!("initialising transactions of {transactional_id}: {e}"))?;
-        Ok(TransactionalProducer { inner })
+        Ok(TransactionalProducer {
+            inner,
+            delivery_deadline: transaction_timeout + DELIVERY_MARGIN,
+        })
     }
 
     /// The producer, for sends outside the transaction calls (flush).
@@ -106,8 +122,37 @@ impl TransactionalProducer {
         }
         let pending: Vec<_> = records.into_iter().map(|r| self.inner.send(r)).collect();
         let mut outcomes = Vec::with_capacity(pending.len());
+        // librdkafka reports every delivery within `transaction.timeout.ms`; a producer that
+        // has not, past a margin, is broken: its sends are undecided and it is replaced.
+        let deadline = tokio::time::Instant::now() + self.delivery_deadline;
+        let mut stuck = false;
         for p in pending {
-            outcomes.push(p.await);
+            match tokio::time::timeout_at(deadline, p).await {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(_) => {
+                    stuck = true;
+                    outcomes.push(SendOutcome::Indeterminate(format!(
+                        "no delivery report within {:?}",
+                        self.delivery_deadline
+                    )));
+                }
+            }
+        }
+        if stuck {
+            let aborted = self.control(|p| p.abort_transaction(ATTEMPT_TIMEOUT)).await;
+            return TxnReport {
+                outcomes,
+                outcome: TxnOutcome::Aborted,
+                error: Some(format!(
+                    "deliveries not reported within {:?}{}",
+                    self.delivery_deadline,
+                    aborted
+                        .err()
+                        .map(|e| format!("; abort: {e}"))
+                        .unwrap_or_default()
+                )),
+                fatal: true,
+            };
         }
         let mut error = outcomes.iter().find_map(|o| match o {
             SendOutcome::Ok { .. } => None,
