@@ -130,7 +130,7 @@ fn crash_scenario(commit: &str) -> String {
     format!(
         r#"name = "crash-{commit}"
 seed = 9
-messages = 600
+messages = 1500
 drain_timeout = "60s"
 
 [[topics]]
@@ -170,7 +170,7 @@ processing_time = "20ms"
 [[faults]]
 action = "crash_consumer"
 consumer = "doomed"
-at = "4s"
+at = "5s"
 
 [checks]
 anomalies = ["lost_delivery"]
@@ -180,9 +180,10 @@ anomalies = ["lost_delivery"]
 
 #[test]
 fn committing_before_processing_loses_what_a_crash_interrupts() {
-    // The doomed member takes 20 ms a record for half of 200 records/s, so by 4 s it has a
-    // backlog and the crash lands while it holds a record it has already committed: nobody
-    // delivers that record again.
+    // The doomed member takes 20 ms a record for half of 200 records/s, so by 5 s (with 2.5 s
+    // of sending left: the nemesis stops when the producers do) it has a backlog and the
+    // crash lands while it holds a record it has already committed: nobody delivers that
+    // record again.
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), "before", &crash_scenario("before_processing"));
     let out = tempfile::tempdir().unwrap();
