@@ -92,14 +92,14 @@ impl Nemesis<'_> {
                     break Instant::now();
                 }
                 if stopped_within(&mut stop, Duration::from_millis(20)).await {
-                    return;
+                    return never_fired(index, fault, fault.times);
                 }
             },
         };
         for k in 0..fault.times {
             let due = first + fault.every.unwrap_or_default() * k;
             if stopped_within(&mut stop, due.saturating_duration_since(Instant::now())).await {
-                return;
+                return never_fired(index, fault, fault.times - k);
             }
             let undo = self.fire(fault, &mut rng, records).await;
             if let (Some(after), Some((node, op, target))) = (fault.undo_after, undo) {
@@ -232,6 +232,17 @@ impl Nemesis<'_> {
                 outcome,
             });
     }
+}
+
+/// Tells the user that `missed` firings of fault `index` never happened: the nemesis stops
+/// when the producers finish.
+fn never_fired(index: usize, fault: &FaultPlan, missed: u32) {
+    crate::note(format!(
+        "faults[{index}] ({}): {missed} of {} firing(s) never happened, because the producers \
+         finished first; schedule it earlier or send for longer",
+        fault.action.name(),
+        fault.times
+    ));
 }
 
 /// Sleeps for `wait` unless `stop` turns true first; returns whether it did.
