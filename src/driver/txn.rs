@@ -138,22 +138,6 @@ impl TransactionalProducer {
                 }
             }
         }
-        if stuck {
-            let aborted = self.control(|p| p.abort_transaction(ATTEMPT_TIMEOUT)).await;
-            return TxnReport {
-                outcomes,
-                outcome: TxnOutcome::Aborted,
-                error: Some(format!(
-                    "deliveries not reported within {:?}{}",
-                    self.delivery_deadline,
-                    aborted
-                        .err()
-                        .map(|e| format!("; abort: {e}"))
-                        .unwrap_or_default()
-                )),
-                fatal: true,
-            };
-        }
         let mut error = outcomes.iter().find_map(|o| match o {
             SendOutcome::Ok { .. } => None,
             SendOutcome::Fail(e) | SendOutcome::Indeterminate(e) => Some(e.clone()),
@@ -196,14 +180,15 @@ impl TransactionalProducer {
                 }
             }
         }
-        // No commit was attempted, or it failed in a way that requires an abort: whether or
-        // not the abort call succeeds, this transaction can never be committed (a producer
-        // that replaces this one aborts it when it initialises).
+        // No commit was attempted (a send failed or was never reported: `error` says which),
+        // or it failed in a way that requires an abort: whether or not the abort call
+        // succeeds, this transaction can never be committed (a producer that replaces this
+        // one aborts it when it initialises). A producer that lost a delivery is replaced.
         let aborted = self.control(|p| p.abort_transaction(ATTEMPT_TIMEOUT)).await;
         TxnReport {
             outcomes,
             outcome: TxnOutcome::Aborted,
-            fatal: aborted.is_err(),
+            fatal: stuck || aborted.is_err(),
             error: match (error, aborted) {
                 (error, Ok(())) => error,
                 (None, Err(e)) => Some(format!("abort: {e}")),
