@@ -324,8 +324,7 @@ fn report(files: &[PathBuf], index: Option<PathBuf>) -> u8 {
     }
     let index = index.or_else(|| (results.len() > 1).then(|| default_index(&results)));
     if let Some(index) = index {
-        let runs: Vec<_> = results.iter().map(|(r, d)| (r, d.as_path())).collect();
-        if let Err(e) = kafka_harness::html::write_index(&index, &runs) {
+        if let Err(e) = kafka_harness::html::write_index(&index, &results) {
             kafka_harness::note(format!("error: could not write {}: {e}", index.display()));
             return EXIT_INFRA;
         }
@@ -462,8 +461,7 @@ async fn run_scenarios(args: RunArgs) -> u8 {
     }
     if finished.len() > 1 {
         let index = args.out.join("index.html");
-        let runs: Vec<_> = finished.iter().map(|(r, d)| (r, d.as_path())).collect();
-        match kafka_harness::html::write_index(&index, &runs) {
+        match kafka_harness::html::write_index(&index, &finished) {
             Ok(()) => println!("\n  index: {}", index.display()),
             Err(e) => kafka_harness::note(format!("could not write {}: {e}", index.display())),
         }

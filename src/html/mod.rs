@@ -304,13 +304,13 @@ pub fn write(result: &RunResult, dir: &Path) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-/// Writes an index page at `path` (creating its folder) linking each run's `report.html` (in `dirs`, parallel to
-/// `results`) by a path relative to the page.
-pub fn write_index(path: &Path, runs: &[(&RunResult, &Path)]) -> std::io::Result<()> {
+/// Writes an index page at `path` (creating its folder) linking each run's `report.html`
+/// (in the folder paired with its result) by a path relative to the page.
+pub fn write_index(path: &Path, runs: &[(RunResult, PathBuf)]) -> std::io::Result<()> {
     let base = path.parent().unwrap_or(Path::new("."));
     let rows: Vec<(&RunResult, String)> = runs
         .iter()
-        .map(|(r, dir)| (*r, relative(&dir.join("report.html"), base)))
+        .map(|(r, dir)| (r, relative(&dir.join("report.html"), base)))
         .collect();
     let html = render_index(&rows).map_err(std::io::Error::other)?;
     std::fs::create_dir_all(base)?;

@@ -243,13 +243,13 @@ fn the_index_has_a_row_per_run_linking_its_report() {
     let index = dir.path().join("index.html");
     // A folder that does not exist yet is made.
     let nested = dir.path().join("new/index.html");
-    write_index(&nested, &[(&a, &da)]).unwrap();
+    write_index(&nested, &[(a.clone(), da.clone())]).unwrap();
     assert!(
         std::fs::read_to_string(&nested)
             .unwrap()
             .contains("..&#x2f;run%20a&#x2f;report.html")
     );
-    write_index(&index, &[(&a, &da), (&b, &db)]).unwrap();
+    write_index(&index, &[(a, da), (b, db)]).unwrap();
     let html = std::fs::read_to_string(&index).unwrap();
     assert_eq!(html.matches("<tr><td><span class=\"badge").count(), 2);
     assert!(html.contains(r#"<a href="run%20a&#x2f;report.html">audit-flood</a>"#));
