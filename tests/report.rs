@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{assert_exit, harness, scenario, stderr, stdout};
+use common::cli::{assert_exit, harness, run_dirs, scenario, stderr, stdout};
 
 const MARKUP: &str = "<script>alert(\"x\")</script>";
 
@@ -69,12 +69,7 @@ fn run_demo(out: &Path) -> PathBuf {
     ]);
     assert_exit(&o, 0);
     assert!(stdout(&o).contains("report.html"), "{}", stdout(&o));
-    let run = std::fs::read_dir(out)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.join("result.json").is_file())
-        .expect("a run folder");
+    let run = run_dirs(out).pop().expect("a run folder");
     assert!(run.join("report.html").is_file());
     run
 }

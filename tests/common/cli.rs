@@ -30,16 +30,24 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// The run folders under `out`: those holding a result.json.
+pub fn run_dirs(out: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .map(|run| run.path())
+        .filter(|run| run.join("result.json").exists())
+        .collect()
+}
+
 /// The result.json files under `out`, parsed.
 pub fn results(out: &Path) -> Vec<Value> {
-    let mut found = Vec::new();
-    for run in std::fs::read_dir(out).unwrap().flatten() {
-        let file = run.path().join("result.json");
-        if file.exists() {
-            found.push(serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap());
-        }
-    }
-    found
+    run_dirs(out)
+        .into_iter()
+        .map(|run| {
+            serde_json::from_slice(&std::fs::read(run.join("result.json")).unwrap()).unwrap()
+        })
+        .collect()
 }
 
 /// Writes a scenario into `dir` and returns its path.
