@@ -337,49 +337,130 @@ async fn assert_exactly_once(
     assert_eq!(moved, expected, "each input exactly once in the output");
 }
 
+/// A stage's world: input and output topics of `partitions` each, its group, a feeder
+/// writing `n` records of `producer` to the input, and the stages' transaction reports.
+struct Pipeline {
+    settings: BTreeMap<String, String>,
+    input: String,
+    output: String,
+    group: String,
+    partitions: i32,
+    producer: u32,
+    n: u64,
+    feeder: Option<tokio::task::JoinHandle<()>>,
+    events_tx: mpsc::UnboundedSender<StageTxn>,
+    events: mpsc::UnboundedReceiver<StageTxn>,
+    /// Records of committed transactions reported so far.
+    committed: usize,
+}
+
+impl Pipeline {
+    /// Creates the topics `<name>-in` and `<name>-out` and starts feeding the input.
+    async fn start(name: &str, partitions: i32, producer: u32, n: u64) -> Pipeline {
+        let cluster = shared_cluster().await;
+        let input = common::topic(&format!("{name}-in"));
+        let output = common::topic(&format!("{name}-out"));
+        for topic in [&input, &output] {
+            cluster
+                .create_topic(&TopicSpec::new(topic, partitions, 1))
+                .await
+                .unwrap();
+        }
+        let settings = cluster.client_config();
+        let feeder = tokio::spawn(feed(settings.clone(), input.clone(), producer, n));
+        let (events_tx, events) = mpsc::unbounded_channel();
+        Pipeline {
+            group: format!("{input}-stage"),
+            settings,
+            input,
+            output,
+            partitions,
+            producer,
+            n,
+            feeder: Some(feeder),
+            events_tx,
+            events,
+            committed: 0,
+        }
+    }
+
+    /// Starts stage instance `id` of the group.
+    fn stage(
+        &self,
+        id: u32,
+    ) -> (
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<Result<(), String>>,
+    ) {
+        start_stage(
+            &self.settings,
+            id,
+            &self.group,
+            &self.input,
+            &self.output,
+            self.events_tx.clone(),
+        )
+    }
+
+    /// Waits until the stages committed `at_least` records (see [`wait_committed`]).
+    async fn wait(&mut self, at_least: usize) -> usize {
+        wait_committed(&mut self.events, &mut self.committed, at_least).await
+    }
+
+    /// Takes in the reports so far (see [`drain_committed`]).
+    fn drain(&mut self) -> usize {
+        drain_committed(&mut self.events, &mut self.committed)
+    }
+
+    /// Waits until the whole input is written.
+    async fn fed(&mut self) {
+        if let Some(feeder) = self.feeder.take() {
+            feeder.await.unwrap();
+        }
+    }
+
+    /// Each input record exactly once in the output, written by `stages`, and the stages
+    /// reported committing each once.
+    async fn assert_exactly_once(&self, stages: &[u32]) {
+        assert_exactly_once(
+            &self.settings,
+            &self.output,
+            self.partitions,
+            self.producer,
+            self.n,
+            stages,
+        )
+        .await;
+        assert_eq!(
+            self.committed, self.n as usize,
+            "the stages reported committing each once"
+        );
+    }
+}
+
 /// The stage moves every input record to the output exactly once, read with read_committed,
 /// even when it is stopped half-way and a second instance of the same group takes over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stage_moves_each_record_exactly_once_across_a_restart() {
-    const N: u64 = 300;
-    const INPUT_PRODUCER: u32 = 7;
-    let cluster = shared_cluster().await;
-    let input = common::topic("stage-in");
-    let output = common::topic("stage-out");
-    for topic in [&input, &output] {
-        cluster
-            .create_topic(&TopicSpec::new(topic, 3, 1))
-            .await
-            .unwrap();
-    }
-    let settings = cluster.client_config();
-    let group = format!("{input}-stage");
-    let feeder = tokio::spawn(feed(settings.clone(), input.clone(), INPUT_PRODUCER, N));
-
-    let (events_tx, mut events) = mpsc::unbounded_channel();
-    let mut committed = 0usize;
-    let (stop, first) = start_stage(&settings, 100, &group, &input, &output, events_tx.clone());
-    wait_committed(&mut events, &mut committed, N as usize / 3).await;
+    let mut p = Pipeline::start("stage", 3, 7, 300).await;
+    let (stop, first) = p.stage(100);
+    p.wait(p.n as usize / 3).await;
     stop.send(true).unwrap();
     first.await.unwrap().expect("first stage");
-    drain_committed(&mut events, &mut committed);
+    p.drain();
     assert!(
-        committed < N as usize,
-        "the first stage was stopped half-way, not after the whole input ({committed})"
+        p.committed < p.n as usize,
+        "the first stage was stopped half-way, not after the whole input ({})",
+        p.committed
     );
 
-    let (stop, second) = start_stage(&settings, 101, &group, &input, &output, events_tx);
-    wait_committed(&mut events, &mut committed, N as usize).await;
-    feeder.await.unwrap();
+    let (stop, second) = p.stage(101);
+    p.wait(p.n as usize).await;
+    p.fed().await;
     stop.send(true).unwrap();
     second.await.unwrap().expect("second stage");
-    drain_committed(&mut events, &mut committed);
-
-    assert_exactly_once(&settings, &output, 3, INPUT_PRODUCER, N, &[100, 101]).await;
-    assert_eq!(
-        committed, N as usize,
-        "the stages reported committing each once"
-    );
+    p.drain();
+    p.assert_exactly_once(&[100, 101]).await;
 }
 
 /// Two instances of one stage share the input: one joins while the other is mid-batch, then
@@ -387,40 +468,19 @@ async fn the_stage_moves_each_record_exactly_once_across_a_restart() {
 /// and still each input record reaches the output exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_stage_instances_move_each_record_exactly_once() {
-    const N: u64 = 400;
-    const INPUT_PRODUCER: u32 = 8;
-    let cluster = shared_cluster().await;
-    let input = common::topic("stage2-in");
-    let output = common::topic("stage2-out");
-    for topic in [&input, &output] {
-        cluster
-            .create_topic(&TopicSpec::new(topic, 6, 1))
-            .await
-            .unwrap();
-    }
-    let settings = cluster.client_config();
-    let group = format!("{input}-stage");
-    let feeder = tokio::spawn(feed(settings.clone(), input.clone(), INPUT_PRODUCER, N));
-
-    let (events_tx, mut events) = mpsc::unbounded_channel();
-    let mut committed = 0usize;
-    let (stop_a, a) = start_stage(&settings, 200, &group, &input, &output, events_tx.clone());
-    wait_committed(&mut events, &mut committed, N as usize / 4).await;
-    let (stop_b, b) = start_stage(&settings, 201, &group, &input, &output, events_tx);
-    wait_committed(&mut events, &mut committed, N as usize / 2).await;
+    let mut p = Pipeline::start("stage2", 6, 8, 400).await;
+    let (stop_a, a) = p.stage(200);
+    p.wait(p.n as usize / 4).await;
+    let (stop_b, b) = p.stage(201);
+    p.wait(p.n as usize / 2).await;
     stop_a.send(true).unwrap();
     a.await.unwrap().expect("stage a");
-    wait_committed(&mut events, &mut committed, N as usize).await;
-    feeder.await.unwrap();
+    p.wait(p.n as usize).await;
+    p.fed().await;
     stop_b.send(true).unwrap();
     b.await.unwrap().expect("stage b");
-    drain_committed(&mut events, &mut committed);
-
-    assert_exactly_once(&settings, &output, 6, INPUT_PRODUCER, N, &[200, 201]).await;
-    assert_eq!(
-        committed, N as usize,
-        "the stages reported committing each once"
-    );
+    p.drain();
+    p.assert_exactly_once(&[200, 201]).await;
 }
 
 /// A stage whose producer is fenced (another producer took its transactional id) aborts the
@@ -428,44 +488,24 @@ async fn concurrent_stage_instances_move_each_record_exactly_once() {
 /// still each input record exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fenced_stage_recovers_and_moves_each_record_exactly_once() {
-    const N: u64 = 300;
-    const INPUT_PRODUCER: u32 = 9;
     const STAGE: u32 = 300;
-    let cluster = shared_cluster().await;
-    let input = common::topic("stage3-in");
-    let output = common::topic("stage3-out");
-    for topic in [&input, &output] {
-        cluster
-            .create_topic(&TopicSpec::new(topic, 3, 1))
-            .await
-            .unwrap();
-    }
-    let settings = cluster.client_config();
-    let group = format!("{input}-stage");
-    let feeder = tokio::spawn(feed(settings.clone(), input.clone(), INPUT_PRODUCER, N));
-
-    let (events_tx, mut events) = mpsc::unbounded_channel();
-    let mut committed = 0usize;
-    let (stop, stage) = start_stage(&settings, STAGE, &group, &input, &output, events_tx);
-    let mut failed = wait_committed(&mut events, &mut committed, N as usize / 3).await;
+    let mut p = Pipeline::start("stage3", 3, 9, 300).await;
+    let (stop, stage) = p.stage(STAGE);
+    let mut failed = p.wait(p.n as usize / 3).await;
     // The stage's transactional id is `<group>-<producer>`.
-    let fencer = TransactionalProducer::new(&settings, &format!("{group}-{STAGE}"))
+    let fencer = TransactionalProducer::new(&p.settings, &format!("{}-{STAGE}", p.group))
         .await
         .expect("fencing producer");
-    failed += wait_committed(&mut events, &mut committed, N as usize).await;
-    feeder.await.unwrap();
+    failed += p.wait(p.n as usize).await;
+    p.fed().await;
     stop.send(true).unwrap();
     stage.await.unwrap().expect("stage");
-    failed += drain_committed(&mut events, &mut committed);
+    failed += p.drain();
     drop(fencer);
 
     assert!(
         failed > 0,
         "the fenced producer's transaction did not commit"
     );
-    assert_exactly_once(&settings, &output, 3, INPUT_PRODUCER, N, &[STAGE]).await;
-    assert_eq!(
-        committed, N as usize,
-        "the stage reported committing each once"
-    );
+    p.assert_exactly_once(&[STAGE]).await;
 }
