@@ -216,11 +216,17 @@ async fn a_fenced_producer_is_fatal_and_its_records_invisible() {
     assert_eq!(ids, expected);
 }
 
-/// Writes `n` stamped records of producer `producer` to `topic`, spread over keys, a few at a
-/// time with pauses, so a stage reading them is mid-stream when it is stopped.
-async fn feed(settings: BTreeMap<String, String>, topic: String, producer: u32, n: u64) {
+/// Writes stamped records of producer `producer`, sequence numbers `seqs`, to `topic`, spread
+/// over keys, a few at a time with pauses, so a stage reading them is mid-stream when it is
+/// stopped.
+async fn feed(
+    settings: BTreeMap<String, String>,
+    topic: String,
+    producer: u32,
+    seqs: std::ops::Range<u64>,
+) {
     let driver = RdkafkaProducer::new(&settings).expect("input producer");
-    for chunk in (0..n).collect::<Vec<u64>>().chunks(20) {
+    for chunk in seqs.collect::<Vec<u64>>().chunks(20) {
         let pending: Vec<_> = chunk
             .iter()
             .map(|&seq| {
@@ -338,7 +344,7 @@ async fn assert_exactly_once(
 }
 
 /// A stage's world: input and output topics of `partitions` each, its group, a feeder
-/// writing `n` records of `producer` to the input, and the stages' transaction reports.
+/// writing records `0..n` of `producer` to the input, and the stages' transaction reports.
 struct Pipeline {
     settings: BTreeMap<String, String>,
     input: String,
@@ -355,8 +361,15 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    /// Creates the topics `<name>-in` and `<name>-out` and starts feeding the input.
+    /// Creates the topics `<name>-in` and `<name>-out` and starts feeding the whole input.
     async fn start(name: &str, partitions: i32, producer: u32, n: u64) -> Pipeline {
+        let mut p = Pipeline::empty(name, partitions, producer, n).await;
+        p.feed(0..n).await;
+        p
+    }
+
+    /// Creates the topics `<name>-in` and `<name>-out`; nothing is fed yet.
+    async fn empty(name: &str, partitions: i32, producer: u32, n: u64) -> Pipeline {
         let cluster = shared_cluster().await;
         let input = common::topic(&format!("{name}-in"));
         let output = common::topic(&format!("{name}-out"));
@@ -367,7 +380,6 @@ impl Pipeline {
                 .unwrap();
         }
         let settings = cluster.client_config();
-        let feeder = tokio::spawn(feed(settings.clone(), input.clone(), producer, n));
         let (events_tx, events) = mpsc::unbounded_channel();
         Pipeline {
             group: format!("{input}-stage"),
@@ -377,7 +389,7 @@ impl Pipeline {
             partitions,
             producer,
             n,
-            feeder: Some(feeder),
+            feeder: None,
             events_tx,
             events,
             committed: 0,
@@ -412,7 +424,18 @@ impl Pipeline {
         drain_committed(&mut self.events, &mut self.committed)
     }
 
-    /// Waits until the whole input is written.
+    /// Starts feeding records `seqs` to the input, once what was fed before is written.
+    async fn feed(&mut self, seqs: std::ops::Range<u64>) {
+        self.fed().await;
+        self.feeder = Some(tokio::spawn(feed(
+            self.settings.clone(),
+            self.input.clone(),
+            self.producer,
+            seqs,
+        )));
+    }
+
+    /// Waits until what was fed is written.
     async fn fed(&mut self) {
         if let Some(feeder) = self.feeder.take() {
             feeder.await.unwrap();
@@ -489,13 +512,17 @@ async fn concurrent_stage_instances_move_each_record_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fenced_stage_recovers_and_moves_each_record_exactly_once() {
     const STAGE: u32 = 300;
-    let mut p = Pipeline::start("stage3", 3, 9, 300).await;
+    let mut p = Pipeline::empty("stage3", 3, 9, 300).await;
+    let third = p.n / 3;
+    p.feed(0..third).await;
     let (stop, stage) = p.stage(STAGE);
-    let mut failed = p.wait(p.n as usize / 3).await;
-    // The stage's transactional id is `<group>-<producer>`.
+    let mut failed = p.wait(third as usize).await;
+    // The stage's transactional id is `<group>-<producer>`. The rest of the input is fed
+    // only once the fencer holds it, so the stage surely opens a transaction after the fence.
     let fencer = TransactionalProducer::new(&p.settings, &format!("{}-{STAGE}", p.group))
         .await
         .expect("fencing producer");
+    p.feed(third..p.n).await;
     failed += p.wait(p.n as usize).await;
     p.fed().await;
     stop.send(true).unwrap();
