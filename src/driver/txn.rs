@@ -16,12 +16,20 @@
 //! | the commit still timed out after three tries of 10 s, or failed fatally (e.g. fenced) | `Indeterminate`: the broker may have committed it | yes |
 //! | `begin_transaction` refused (nothing sent) | `Aborted` | yes |
 //! | a delivery not reported within `transaction.timeout.ms` + 5 s (a client that lost it) | `Aborted` (never committed; the replacement fences it) | yes |
+//! | sending the offsets never returned (see below) | `Aborted` (no commit was sent; the replacement aborts it) | yes |
+//!
+//! Every control call runs on a thread of its own and is waited for at most its own timeout
+//! plus [`HUNG_MARGIN`]: librdkafka 2.12 can block in `send_offsets_to_transaction` far past
+//! its timeout when the group coordinator's broker dies (confluentinc/librdkafka#5456 and
+//! #5511; seen here as a stage that stopped for ten minutes after a broker kill). A call
+//! that overruns is abandoned with its producer, which is then never called again.
 //!
 //! A `fatal` producer can no longer be used: the caller makes a new one with the same
 //! `transactional.id`, which fences this one and makes the coordinator finish whatever it left
 //! open. Producers are idempotent with `acks=all` (Kafka requires both for transactions).
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,13 +42,15 @@ use super::rdkafka::{Client, RdkafkaProducer};
 use super::{OutRecord, ProducerDriver, SendOutcome};
 use crate::history::TxnOutcome;
 
-/// How long one transaction control call (init, sending offsets) may take.
-const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long initialising transactions may take.
+const INIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many times a commit or abort that timed out is tried in all.
 const CONTROL_ATTEMPTS: u32 = 3;
-/// How long one try of a commit or abort may take: all tries together take no longer than
-/// one other control call.
+/// How long one try of a commit or abort, or sending the offsets, may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much longer than its own timeout a control call is waited for before it counts as
+/// hung.
+const HUNG_MARGIN: Duration = Duration::from_secs(5);
 
 /// librdkafka's default `transaction.timeout.ms`.
 const DEFAULT_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
@@ -88,7 +98,7 @@ impl TransactionalProducer {
             .map_or(DEFAULT_TRANSACTION_TIMEOUT, Duration::from_millis);
         let inner = Arc::new(RdkafkaProducer::new(&settings).map_err(|e| e.to_string())?);
         let init = Arc::clone(&inner);
-        blocking(move || init.client().init_transactions(CONTROL_TIMEOUT))
+        control_call(INIT_TIMEOUT, move || init.client().init_transactions(INIT_TIMEOUT))
             .await
             .map_err(|e| format!("initialising transactions of {transactional_id}: {e}"))?;
         Ok(TransactionalProducer {
@@ -110,6 +120,7 @@ impl TransactionalProducer {
         offsets: Option<(TopicPartitionList, ConsumerGroupMetadata)>,
         abort: bool,
     ) -> TxnReport {
+        let began = tokio::time::Instant::now();
         if let Err(e) = self.inner.client().begin_transaction() {
             // Nothing was sent. The producer is fatally broken or still inside an earlier
             // transaction it could not end: either way only a new one can go on.
@@ -138,6 +149,12 @@ impl TransactionalProducer {
                 }
             }
         }
+        tracing::debug!(
+            "{} deliveries reported in {:?}{}",
+            outcomes.len(),
+            began.elapsed(),
+            if stuck { " (some never)" } else { "" }
+        );
         let mut error = outcomes.iter().find_map(|o| match o {
             SendOutcome::Ok { .. } => None,
             SendOutcome::Fail(e) | SendOutcome::Indeterminate(e) => Some(e.clone()),
@@ -146,13 +163,24 @@ impl TransactionalProducer {
             && let Some((offsets, group)) = offsets
         {
             let p = Arc::clone(&self.inner);
-            if let Err(e) = blocking(move || {
+            match control_call(ATTEMPT_TIMEOUT, move || {
                 p.client()
-                    .send_offsets_to_transaction(&offsets, &group, CONTROL_TIMEOUT)
+                    .send_offsets_to_transaction(&offsets, &group, ATTEMPT_TIMEOUT)
             })
             .await
             {
-                error = Some(format!("sending offsets: {e}"));
+                Ok(()) => {}
+                // The call is still running inside librdkafka: no other call may be made on
+                // this producer. Nothing was committed; its replacement aborts the rest.
+                Err(e @ ControlError::Hung(_)) => {
+                    return TxnReport {
+                        outcomes,
+                        outcome: TxnOutcome::Aborted,
+                        error: Some(format!("sending offsets: {e}")),
+                        fatal: true,
+                    };
+                }
+                Err(e) => error = Some(format!("sending offsets: {e}")),
             }
         }
         if !abort && error.is_none() {
@@ -168,8 +196,9 @@ impl TransactionalProducer {
                         fatal: false,
                     };
                 }
-                Err(e) if requires_abort(&e) => error = Some(format!("commit: {e}")),
-                // Still timing out, or fatal: the commit may have reached the coordinator.
+                Err(e) if e.requires_abort() => error = Some(format!("commit: {e}")),
+                // Still timing out, hung, or fatal: the commit may have reached the
+                // coordinator.
                 Err(e) => {
                     return TxnReport {
                         outcomes,
@@ -199,30 +228,106 @@ impl TransactionalProducer {
 
     /// Runs a commit or abort call, again while librdkafka says a retry may succeed (it timed
     /// out: the call resumes where it stopped), up to [`CONTROL_ATTEMPTS`] times.
-    async fn control(&self, call: fn(&Client) -> KafkaResult<()>) -> KafkaResult<()> {
+    async fn control(&self, call: fn(&Client) -> KafkaResult<()>) -> Result<(), ControlError> {
         let mut attempt = 1;
         loop {
             let p = Arc::clone(&self.inner);
-            match blocking(move || call(p.client())).await {
-                Err(e) if attempt < CONTROL_ATTEMPTS && retriable(&e) => attempt += 1,
+            let began = tokio::time::Instant::now();
+            let result = control_call(ATTEMPT_TIMEOUT, move || call(p.client())).await;
+            tracing::debug!("control call {attempt}: {result:?} in {:?}", began.elapsed());
+            match result {
+                Err(e) if attempt < CONTROL_ATTEMPTS && e.retriable() => attempt += 1,
                 result => return result,
             }
         }
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, KafkaError> + Send + 'static,
-) -> Result<T, KafkaError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or(Err(KafkaError::Canceled))
+/// Why a transaction control call failed.
+#[derive(Debug)]
+enum ControlError {
+    /// librdkafka returned this error.
+    Kafka(KafkaError),
+    /// The call had not returned this long after it began; it may still be running.
+    Hung(Duration),
+    /// No thread could be started to make the call (it was not made).
+    NoThread(std::io::Error),
 }
 
-fn requires_abort(e: &KafkaError) -> bool {
-    matches!(e, KafkaError::Transaction(t) if t.txn_requires_abort())
+impl ControlError {
+    fn requires_abort(&self) -> bool {
+        matches!(self, ControlError::Kafka(KafkaError::Transaction(t)) if t.txn_requires_abort())
+    }
+
+    fn retriable(&self) -> bool {
+        matches!(self, ControlError::Kafka(KafkaError::Transaction(t)) if t.is_retriable())
+    }
 }
 
-fn retriable(e: &KafkaError) -> bool {
-    matches!(e, KafkaError::Transaction(t) if t.is_retriable())
+impl fmt::Display for ControlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ControlError::Kafka(e) => e.fmt(f),
+            ControlError::Hung(after) => write!(
+                f,
+                "the client had not returned after {after:?} (a librdkafka call past its \
+                 timeout); the producer is abandoned"
+            ),
+            ControlError::NoThread(e) => write!(f, "no thread for the call: {e}"),
+        }
+    }
+}
+
+/// Runs the blocking librdkafka call `f`, whose own timeout is `timeout`, on a thread of its
+/// own, and waits for it at most `timeout` + [`HUNG_MARGIN`]. A hung call's thread is left
+/// behind: it holds its producer and ends when (if ever) librdkafka returns, and it keeps
+/// neither the runtime nor the process from ending.
+async fn control_call<T: Send + 'static>(
+    timeout: Duration,
+    f: impl FnOnce() -> KafkaResult<T> + Send + 'static,
+) -> Result<T, ControlError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("kh-txn-control".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        });
+    if let Err(e) = spawned {
+        return Err(ControlError::NoThread(e));
+    }
+    let limit = timeout + HUNG_MARGIN;
+    match tokio::time::timeout(limit, rx).await {
+        Ok(Ok(result)) => result.map_err(ControlError::Kafka),
+        Ok(Err(_)) => Err(ControlError::Kafka(KafkaError::Canceled)),
+        Err(_) => Err(ControlError::Hung(limit)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_control_call_returns_its_result() {
+        let ok = control_call(Duration::from_secs(1), || Ok::<_, KafkaError>(7)).await;
+        assert_eq!(ok.unwrap(), 7);
+        let err = control_call(Duration::from_secs(1), || Err::<(), _>(KafkaError::Canceled));
+        assert!(matches!(err.await, Err(ControlError::Kafka(KafkaError::Canceled))));
+    }
+
+    /// A call that blocks past its timeout (as librdkafka's send_offsets_to_transaction can)
+    /// is given up after the margin, not waited for.
+    #[tokio::test]
+    async fn a_call_past_its_timeout_counts_as_hung() {
+        let began = std::time::Instant::now();
+        let hung = control_call(Duration::ZERO, || {
+            std::thread::sleep(HUNG_MARGIN * 3);
+            Ok::<_, KafkaError>(())
+        })
+        .await;
+        let waited = began.elapsed();
+        assert!(matches!(hung, Err(ControlError::Hung(d)) if d == HUNG_MARGIN), "{hung:?}");
+        assert!(waited < HUNG_MARGIN * 2, "waited {waited:?}");
+        assert!(!hung.unwrap_err().requires_abort());
+    }
 }
