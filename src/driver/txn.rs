@@ -98,9 +98,11 @@ impl TransactionalProducer {
             .map_or(DEFAULT_TRANSACTION_TIMEOUT, Duration::from_millis);
         let inner = Arc::new(RdkafkaProducer::new(&settings).map_err(|e| e.to_string())?);
         let init = Arc::clone(&inner);
-        control_call(INIT_TIMEOUT, move || init.client().init_transactions(INIT_TIMEOUT))
-            .await
-            .map_err(|e| format!("initialising transactions of {transactional_id}: {e}"))?;
+        control_call(INIT_TIMEOUT, move || {
+            init.client().init_transactions(INIT_TIMEOUT)
+        })
+        .await
+        .map_err(|e| format!("initialising transactions of {transactional_id}: {e}"))?;
         Ok(TransactionalProducer {
             inner,
             delivery_deadline: transaction_timeout + DELIVERY_MARGIN,
@@ -234,7 +236,10 @@ impl TransactionalProducer {
             let p = Arc::clone(&self.inner);
             let began = tokio::time::Instant::now();
             let result = control_call(ATTEMPT_TIMEOUT, move || call(p.client())).await;
-            tracing::debug!("control call {attempt}: {result:?} in {:?}", began.elapsed());
+            tracing::debug!(
+                "control call {attempt}: {result:?} in {:?}",
+                began.elapsed()
+            );
             match result {
                 Err(e) if attempt < CONTROL_ATTEMPTS && e.retriable() => attempt += 1,
                 result => return result,
@@ -311,8 +316,13 @@ mod tests {
     async fn a_control_call_returns_its_result() {
         let ok = control_call(Duration::from_secs(1), || Ok::<_, KafkaError>(7)).await;
         assert_eq!(ok.unwrap(), 7);
-        let err = control_call(Duration::from_secs(1), || Err::<(), _>(KafkaError::Canceled));
-        assert!(matches!(err.await, Err(ControlError::Kafka(KafkaError::Canceled))));
+        let err = control_call(Duration::from_secs(1), || {
+            Err::<(), _>(KafkaError::Canceled)
+        });
+        assert!(matches!(
+            err.await,
+            Err(ControlError::Kafka(KafkaError::Canceled))
+        ));
     }
 
     /// A call that blocks past its timeout (as librdkafka's send_offsets_to_transaction can)
@@ -326,7 +336,10 @@ mod tests {
         })
         .await;
         let waited = began.elapsed();
-        assert!(matches!(hung, Err(ControlError::Hung(d)) if d == HUNG_MARGIN), "{hung:?}");
+        assert!(
+            matches!(hung, Err(ControlError::Hung(d)) if d == HUNG_MARGIN),
+            "{hung:?}"
+        );
         assert!(waited < HUNG_MARGIN * 2, "waited {waited:?}");
         assert!(!hung.unwrap_err().requires_abort());
     }
