@@ -1276,30 +1276,4 @@ mod tests {
         let t = uuid_text(0x0123_4567_89ab_4def, 0x8123_4567_89ab_cdef);
         assert_eq!(&t, b"01234567-89ab-4def-8123-456789abcdef");
     }
-
-    /// Generation speed. Run with
-    /// `cargo test --release --lib workload::template::tests::throughput -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "a measurement, not a check; run in release"]
-    fn throughput() {
-        for t in Template::ALL {
-            let mut g = Generator::new(t, 1024, 1);
-            let keys: Vec<String> = (0..1000).map(|i| key_string(t, i)).collect();
-            let mut out = Vec::new();
-            let n = 2_000_000u64;
-            let start = std::time::Instant::now();
-            let mut check = 0usize;
-            for seq in 0..n {
-                g.value(&keys[(seq % 1000) as usize], seq, &mut out);
-                check += out[out.len() / 2] as usize;
-            }
-            let secs = start.elapsed().as_secs_f64();
-            println!(
-                "{:>10}: {:.0} values/s of 1 KiB ({:.0} MB/s) [{check}]",
-                t.name(),
-                n as f64 / secs,
-                n as f64 * 1024.0 / secs / 1e6
-            );
-        }
-    }
 }
