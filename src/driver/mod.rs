@@ -60,6 +60,9 @@ pub enum SendOutcome {
     Indeterminate(String),
 }
 
+/// The indeterminate outcome of a send whose client never reported it.
+const LOST: &str = "the client lost the send";
+
 /// Takes one send's outcome, once, on any thread; dropped uncalled, it reports indeterminate.
 // `Sync` only because rdkafka asks it of a delivery opaque; a `Done` is never shared.
 pub struct Done(Option<Box<dyn FnOnce(SendOutcome) + Send + Sync>>);
@@ -81,9 +84,7 @@ impl Done {
 impl Drop for Done {
     fn drop(&mut self) {
         if let Some(f) = self.0.take() {
-            f(SendOutcome::Indeterminate(
-                "the client lost the send".into(),
-            ));
+            f(SendOutcome::Indeterminate(LOST.into()));
         }
     }
 }
@@ -107,7 +108,7 @@ pub trait ProducerDriver: Send + Sync {
         );
         Box::pin(async move {
             rx.await
-                .unwrap_or_else(|_| SendOutcome::Indeterminate("the client lost the send".into()))
+                .unwrap_or_else(|_| SendOutcome::Indeterminate(LOST.into()))
         })
     }
 }
