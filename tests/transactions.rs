@@ -251,98 +251,6 @@ async fn feed(
     }
 }
 
-/// Starts a stage instance; returns its stop switch and the task running it.
-fn start_stage(
-    settings: &BTreeMap<String, String>,
-    producer: u32,
-    group: &str,
-    input: &str,
-    output: &str,
-    events: mpsc::UnboundedSender<StageTxn>,
-) -> (
-    watch::Sender<bool>,
-    tokio::task::JoinHandle<Result<(), String>>,
-) {
-    let stage = Stage {
-        producer,
-        settings: settings.clone(),
-        group: group.to_owned(),
-        input: input.to_owned(),
-        output: output.to_owned(),
-        every: 10,
-    };
-    let (stop_tx, stop_rx) = watch::channel(false);
-    (stop_tx, tokio::spawn(stage.run(events, stop_rx)))
-}
-
-/// Sums the records of committed transactions among the events received so far; returns how
-/// many transactions did not commit.
-fn drain_committed(events: &mut mpsc::UnboundedReceiver<StageTxn>, committed: &mut usize) -> usize {
-    let mut failed = 0;
-    while let Ok(txn) = events.try_recv() {
-        assert_eq!(txn.sent.len(), txn.report.outcomes.len());
-        if txn.report.outcome == TxnOutcome::Committed {
-            *committed += txn.report.outcomes.len();
-        } else {
-            failed += 1;
-        }
-    }
-    failed
-}
-
-/// Waits up to 30 s until the stages have reported committing `at_least` records in all;
-/// returns how many transactions did not commit meanwhile.
-async fn wait_committed(
-    events: &mut mpsc::UnboundedReceiver<StageTxn>,
-    committed: &mut usize,
-    at_least: usize,
-) -> usize {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let mut failed = 0;
-    loop {
-        failed += drain_committed(events, committed);
-        if *committed >= at_least {
-            return failed;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "stages committed {committed} of {at_least}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Reads the output with read_committed and checks each input message of `producer`, seqs
-/// `0..n`, appears exactly once among the kh-source headers, in records the stages stamped.
-async fn assert_exactly_once(
-    settings: &BTreeMap<String, String>,
-    output: &str,
-    partitions: i32,
-    producer: u32,
-    n: u64,
-    stage_producers: &[u32],
-) {
-    let read = read_all(settings, output, partitions, "read_committed").await;
-    let mut seen: HashMap<MsgId, usize> = HashMap::new();
-    for r in &read {
-        let source = r.source.unwrap_or_else(|| panic!("no kh-source: {r:?}"));
-        *seen.entry(source).or_default() += 1;
-        let stamp = r.stamp.expect("the stage stamps its output");
-        assert!(stage_producers.contains(&stamp.producer), "{stamp:?}");
-    }
-    let mut duplicated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    duplicated.sort();
-    assert!(
-        duplicated.is_empty(),
-        "moved more than once: {duplicated:?}"
-    );
-    let expected: BTreeSet<MsgId> = (0..n).map(|seq| MsgId { producer, seq }).collect();
-    let moved: BTreeSet<MsgId> = seen.into_keys().collect();
-    let missing: Vec<_> = expected.difference(&moved).collect();
-    assert!(missing.is_empty(), "never moved: {missing:?}");
-    assert_eq!(moved, expected, "each input exactly once in the output");
-}
-
 /// A stage's world: input and output topics of `partitions` each, its group, a feeder
 /// writing records `0..n` of `producer` to the input, and the stages' transaction reports.
 struct Pipeline {
@@ -396,7 +304,8 @@ impl Pipeline {
         }
     }
 
-    /// Starts stage instance `id` of the group.
+    /// Starts stage instance `id` of the group; returns its stop switch and the task running
+    /// it.
     fn stage(
         &self,
         id: u32,
@@ -404,24 +313,53 @@ impl Pipeline {
         watch::Sender<bool>,
         tokio::task::JoinHandle<Result<(), String>>,
     ) {
-        start_stage(
-            &self.settings,
-            id,
-            &self.group,
-            &self.input,
-            &self.output,
-            self.events_tx.clone(),
+        let stage = Stage {
+            producer: id,
+            settings: self.settings.clone(),
+            group: self.group.clone(),
+            input: self.input.clone(),
+            output: self.output.clone(),
+            every: 10,
+        };
+        let (stop_tx, stop_rx) = watch::channel(false);
+        (
+            stop_tx,
+            tokio::spawn(stage.run(self.events_tx.clone(), stop_rx)),
         )
     }
 
-    /// Waits until the stages committed `at_least` records (see [`wait_committed`]).
+    /// Waits up to 30 s until the stages have reported committing `at_least` records in all;
+    /// returns how many transactions did not commit meanwhile.
     async fn wait(&mut self, at_least: usize) -> usize {
-        wait_committed(&mut self.events, &mut self.committed, at_least).await
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut failed = 0;
+        loop {
+            failed += self.drain();
+            if self.committed >= at_least {
+                return failed;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "stages committed {} of {at_least}",
+                self.committed
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
-    /// Takes in the reports so far (see [`drain_committed`]).
+    /// Sums the records of committed transactions among the reports received so far into
+    /// `committed`; returns how many transactions did not commit.
     fn drain(&mut self) -> usize {
-        drain_committed(&mut self.events, &mut self.committed)
+        let mut failed = 0;
+        while let Ok(txn) = self.events.try_recv() {
+            assert_eq!(txn.sent.len(), txn.report.outcomes.len());
+            if txn.report.outcome == TxnOutcome::Committed {
+                self.committed += txn.report.outcomes.len();
+            } else {
+                failed += 1;
+            }
+        }
+        failed
     }
 
     /// Starts feeding records `seqs` to the input, once what was fed before is written.
@@ -442,18 +380,36 @@ impl Pipeline {
         }
     }
 
-    /// Each input record exactly once in the output, written by `stages`, and the stages
-    /// reported committing each once.
+    /// Reads the output with read_committed and checks each input record (`0..n` of the
+    /// feeder's producer) appears exactly once among the kh-source headers, in records the
+    /// stage instances `stages` stamped; and the stages reported committing each once.
     async fn assert_exactly_once(&self, stages: &[u32]) {
-        assert_exactly_once(
+        let read = read_all(
             &self.settings,
             &self.output,
             self.partitions,
-            self.producer,
-            self.n,
-            stages,
+            "read_committed",
         )
         .await;
+        let mut seen: HashMap<MsgId, usize> = HashMap::new();
+        for r in &read {
+            let source = r.source.unwrap_or_else(|| panic!("no kh-source: {r:?}"));
+            *seen.entry(source).or_default() += 1;
+            let stamp = r.stamp.expect("the stage stamps its output");
+            assert!(stages.contains(&stamp.producer), "{stamp:?}");
+        }
+        let mut duplicated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        duplicated.sort();
+        assert!(
+            duplicated.is_empty(),
+            "moved more than once: {duplicated:?}"
+        );
+        let producer = self.producer;
+        let expected: BTreeSet<MsgId> = (0..self.n).map(|seq| MsgId { producer, seq }).collect();
+        let moved: BTreeSet<MsgId> = seen.into_keys().collect();
+        let missing: Vec<_> = expected.difference(&moved).collect();
+        assert!(missing.is_empty(), "never moved: {missing:?}");
+        assert_eq!(moved, expected, "each input exactly once in the output");
         assert_eq!(
             self.committed, self.n as usize,
             "the stages reported committing each once"
