@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use kafka_harness::cluster::embedded::provision::{self, ProvisionRequest};
 use kafka_harness::report::RunResult;
-use kafka_harness::runner::RunOptions;
+use kafka_harness::run::engine::RunOptions;
 use kafka_harness::{Cluster, ClusterError, EmbeddedCluster, TopicSpec};
 use tokio::io::{AsyncBufReadExt, BufReader};
 

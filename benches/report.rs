@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use hdrhistogram::Histogram;
-use kafka_harness::metrics::{Second, spectrum};
+use kafka_harness::history::latency::{Second, spectrum};
 use kafka_harness::report::{Fault, GroupChange, GroupReport, RunResult};
 
 /// Seconds in the run.
@@ -76,7 +76,7 @@ fn hour_long_run() -> RunResult {
 
 fn render(c: &mut Criterion) {
     let result = hour_long_run();
-    let html = kafka_harness::html::render(&result, None).expect("renders");
+    let html = kafka_harness::report::html::render(&result, None).expect("renders");
     println!(
         "report of a {SECONDS}-second run: {} bytes ({:.0}% of 1 MB), {} spectrum points",
         html.len(),
@@ -89,7 +89,7 @@ fn render(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(5));
     group.bench_function("render_one_hour_run", |b| {
-        b.iter(|| kafka_harness::html::render(black_box(&result), None).map(|s| s.len()))
+        b.iter(|| kafka_harness::report::html::render(black_box(&result), None).map(|s| s.len()))
     });
     group.finish();
 }

@@ -311,7 +311,7 @@ fn report(files: &[PathBuf], index: Option<PathBuf>) -> u8 {
         }
     }
     for (result, dir) in &results {
-        match kafka_harness::html::write(result, dir) {
+        match kafka_harness::report::html::write(result, dir) {
             Ok(path) => println!("{}", path.display()),
             Err(e) => {
                 kafka_harness::note(format!(
@@ -324,7 +324,7 @@ fn report(files: &[PathBuf], index: Option<PathBuf>) -> u8 {
     }
     let index = index.or_else(|| (results.len() > 1).then(|| default_index(&results)));
     if let Some(index) = index {
-        if let Err(e) = kafka_harness::html::write_index(&index, &results) {
+        if let Err(e) = kafka_harness::report::html::write_index(&index, &results) {
             kafka_harness::note(format!("error: could not write {}: {e}", index.display()));
             return EXIT_INFRA;
         }
@@ -356,7 +356,7 @@ fn compare(baseline: &std::path::Path, current: &std::path::Path, max_regression
         kafka_harness::note("error: --max-regression must be a percentage of 0 or more");
         return EXIT_BAD_INPUT;
     }
-    let rows = kafka_harness::compare::compare(&b, &c, max_regression);
+    let rows = kafka_harness::report::compare::compare(&b, &c, max_regression);
     let mut stdout = std::io::stdout();
     let _ = write!(
         stdout,
@@ -364,7 +364,7 @@ fn compare(baseline: &std::path::Path, current: &std::path::Path, max_regression
         c.scenario,
         b.run_id,
         c.run_id,
-        kafka_harness::compare::table(&rows)
+        kafka_harness::report::compare::table(&rows)
     );
     if rows.iter().any(|r| r.regressed()) {
         EXIT_CHECK_FAILED
@@ -413,7 +413,7 @@ async fn run_scenarios(args: RunArgs) -> u8 {
             cluster.kind(),
             cluster.bootstrap_servers()
         ));
-        let options = kafka_harness::runner::RunOptions {
+        let options = kafka_harness::run::engine::RunOptions {
             seed: args.seed,
             duration: args.duration,
             progress: true,
@@ -424,13 +424,13 @@ async fn run_scenarios(args: RunArgs) -> u8 {
                 let mut stdout = std::io::stdout();
                 let _ = write!(stdout, "{}", kafka_harness::report::summary(&result));
                 let _ = writeln!(stdout, "\n  result: {}", dir.join("result.json").display());
-                match kafka_harness::html::write(&result, &dir) {
+                match kafka_harness::report::html::write(&result, &dir) {
                     Ok(path) => {
                         let _ = writeln!(stdout, "  report: {}", path.display());
                     }
                     Err(e) => kafka_harness::note(format!("could not write report.html: {e}")),
                 }
-                match kafka_harness::junit::render(&[&result]) {
+                match kafka_harness::report::junit::render(&[&result]) {
                     Ok(xml) => {
                         if let Err(e) = std::fs::write(dir.join("junit.xml"), xml) {
                             kafka_harness::note(format!("could not write junit.xml: {e}"));
@@ -461,7 +461,7 @@ async fn run_scenarios(args: RunArgs) -> u8 {
     }
     if finished.len() > 1 {
         let index = args.out.join("index.html");
-        match kafka_harness::html::write_index(&index, &finished) {
+        match kafka_harness::report::html::write_index(&index, &finished) {
             Ok(()) => println!("\n  index: {}", index.display()),
             Err(e) => kafka_harness::note(format!("could not write {}: {e}", index.display())),
         }

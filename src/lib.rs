@@ -19,25 +19,13 @@
 
 #![deny(unsafe_code, rust_2018_idioms, missing_docs)]
 
-pub mod behaviour;
 pub mod check;
 pub mod cluster;
-pub mod compare;
 pub mod driver;
 pub mod history;
-pub mod html;
-pub mod junit;
-pub mod logreader;
-pub mod members;
-pub mod metrics;
-pub mod nemesis;
 pub mod report;
 pub mod run;
-pub mod runner;
 pub mod scenario;
-pub mod stage;
-pub mod stamp;
-pub mod wire;
 pub mod workload;
 
 /// Prints one line for a person on stderr. Unlike `eprintln!`, never panics when stderr is

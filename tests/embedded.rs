@@ -76,7 +76,7 @@ async fn cluster_reports_itself() {
     assert_eq!(cluster.node_ids(), vec![1]);
     assert_eq!(cluster.active_controller().await.unwrap(), 1);
     let addr = cluster.broker_addr(1).unwrap();
-    let md = kafka_harness::wire::metadata(addr, None, std::time::Duration::from_secs(5))
+    let md = kafka_harness::cluster::wire::metadata(addr, None, std::time::Duration::from_secs(5))
         .await
         .unwrap();
     assert_eq!(md.brokers.len(), 1);

@@ -33,7 +33,7 @@ async fn three_nodes_survive_leader_and_controller_kills() {
     assert_eq!(cluster.node_ids(), vec![1, 2, 3]);
     // Ready means every node lists every broker.
     for id in cluster.node_ids() {
-        let md = kafka_harness::wire::metadata(
+        let md = kafka_harness::cluster::wire::metadata(
             cluster.broker_addr(id).unwrap(),
             None,
             Duration::from_secs(5),
@@ -115,7 +115,7 @@ async fn three_nodes_survive_leader_and_controller_kills() {
         Duration::from_secs(30),
         || async {
             let addr = cluster.broker_addr(victim).unwrap();
-            kafka_harness::wire::metadata(addr, None, Duration::from_secs(2))
+            kafka_harness::cluster::wire::metadata(addr, None, Duration::from_secs(2))
                 .await
                 .is_ok_and(|md| md.brokers.len() == 3)
         },

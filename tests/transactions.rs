@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use common::shared_cluster;
 use kafka_harness::driver::rdkafka::RdkafkaProducer;
+use kafka_harness::driver::stage::{Stage, StageTxn};
 use kafka_harness::driver::txn::TransactionalProducer;
 use kafka_harness::driver::{OutRecord, ProducerDriver, SendOutcome};
+use kafka_harness::history::stamp::{self, Stamp};
 use kafka_harness::history::{MsgId, TxnOutcome};
-use kafka_harness::stage::{Stage, StageTxn};
-use kafka_harness::stamp::{self, Stamp};
 use kafka_harness::{Cluster, TopicSpec};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;

@@ -3,7 +3,7 @@
 //! `kh-source` value give a message id that re-encodes to them, or nothing.
 #![no_main]
 
-use kafka_harness::stamp::{self, Stamp, StampError};
+use kafka_harness::history::stamp::{self, Stamp, StampError};
 
 libfuzzer_sys::fuzz_target!(|bytes: &[u8]| {
     match Stamp::decode(bytes) {

@@ -2,7 +2,7 @@
 //! never a panic or an allocation the input cannot justify.
 #![no_main]
 
-use kafka_harness::wire;
+use kafka_harness::cluster::wire;
 
 libfuzzer_sys::fuzz_target!(|body: &[u8]| {
     let _ = wire::decode_metadata_v4(body);

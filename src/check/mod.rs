@@ -133,6 +133,7 @@ use crate::history::{Delivery, History, KeyId, Log, LogRecord, Micros, Outcome, 
 #[cfg(doc)]
 use crate::history::{GroupEvent, MsgId};
 
+pub mod behaviour;
 mod index;
 mod phantom;
 mod reads;

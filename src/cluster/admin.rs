@@ -2,7 +2,7 @@
 //!
 //! librdkafka speaks every security protocol an external cluster may need (SASL, TLS), so
 //! topic creation and the metadata queries of external and container clusters go through
-//! it. The embedded backend asks its own nodes directly (see [`crate::wire`]) because it
+//! it. The embedded backend asks its own nodes directly (see [`crate::cluster::wire`]) because it
 //! knows which nodes are up and must not wait on a paused one.
 
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::{ClusterError, TopicSpec};
-use crate::wire::PartitionInfo;
+use crate::cluster::wire::PartitionInfo;
 
 /// How long topic creation and leader election may take.
 pub const TOPIC_TIMEOUT: Duration = Duration::from_secs(30);

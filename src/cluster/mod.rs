@@ -19,6 +19,7 @@ pub mod container;
 pub mod embedded;
 pub mod external;
 pub mod mock;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -406,7 +407,7 @@ pub enum ClusterError {
         /// What the harness was doing.
         what: String,
         /// The wire error.
-        source: crate::wire::WireError,
+        source: crate::cluster::wire::WireError,
     },
     /// A file or process operation failed.
     #[error("{what}: {source}")]

@@ -16,12 +16,13 @@
 
 pub mod rdkafka;
 pub mod rskafka;
+pub mod stage;
 pub mod txn;
 
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::stamp::Stamp;
+use crate::history::stamp::Stamp;
 
 /// A boxed future, as drivers return them.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;

@@ -28,8 +28,8 @@ use super::{
     BoxFuture, ConsumerDriver, ConsumerEvent, Done, EventSink, OutRecord, ProducerDriver,
     SendOutcome, Stop, now_us,
 };
+use crate::history::stamp::{self, Stamp};
 use crate::scenario::CommitMode;
-use crate::stamp::{self, Stamp};
 
 fn config(base: &BTreeMap<String, String>, defaults: &[(&str, &str)]) -> ClientConfig {
     let mut config = ClientConfig::new();

@@ -17,7 +17,7 @@ use super::{
     BoxFuture, ConsumerDriver, ConsumerEvent, Done, EventSink, OutRecord, ProducerDriver,
     SendOutcome, Stop, now_us,
 };
-use crate::stamp::{self, Stamp};
+use crate::history::stamp::{self, Stamp};
 use crate::workload::partition_for_key;
 
 /// An rskafka producer for one topic: one sender task per partition.

@@ -1027,13 +1027,13 @@ fn validate_checks(
     let mut regression = BTreeMap::new();
     for (metric, limit) in &raw.regression {
         let field = format!("checks.regression.{metric}");
-        if !crate::metrics::REGRESSION_METRICS.contains(&metric.as_str()) {
+        if !crate::history::latency::REGRESSION_METRICS.contains(&metric.as_str()) {
             return Err(at.field(
                 &field,
                 limit,
                 &format!(
                     "unknown metric; expected one of {}",
-                    crate::metrics::REGRESSION_METRICS.join(", ")
+                    crate::history::latency::REGRESSION_METRICS.join(", ")
                 ),
             ));
         }

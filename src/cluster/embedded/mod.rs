@@ -47,7 +47,7 @@ use self::provision::{KafkaDist, ProvisionRequest};
 use self::workdir::WorkDir;
 use super::admin::{self, PollError, poll_until};
 use super::{Capability, Cluster, ClusterError, ClusterKind, NodeId, NodeOp, TopicSpec};
-use crate::wire::{self, PartitionInfo};
+use crate::cluster::wire::{self, PartitionInfo};
 
 pub use self::provision::DEFAULT_KAFKA_VERSION;
 

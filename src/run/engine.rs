@@ -24,18 +24,18 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use crate::cluster::{Cluster, ClusterError, TopicSpec};
 use crate::driver::rdkafka::RdkafkaProducer;
 use crate::driver::rskafka::RskafkaProducer;
+use crate::driver::stage::{Stage, StageTxn};
 use crate::driver::txn::TransactionalProducer;
 use crate::driver::{ConsumerEvent, Done, OutRecord, ProducerDriver, SendOutcome, now_us};
+use crate::history::latency::Recorder;
+use crate::history::stamp::Stamp;
 use crate::history::{
     Delivery, GroupEvent, History, KeyInterner, Log, MsgId, Outcome, Send, TopicId, Txn, TxnOutcome,
 };
-use crate::logreader::{self, Isolation};
-use crate::members::Members;
-use crate::metrics::Recorder;
-use crate::nemesis::Nemesis;
+use crate::run::consumers::Members;
+use crate::run::logread::{self, Isolation};
+use crate::run::nemesis::Nemesis;
 use crate::scenario::{DriverKind, Plan, Rate};
-use crate::stage::{Stage, StageTxn};
-use crate::stamp::Stamp;
 use crate::workload::{Generator, KeyChooser};
 
 /// Why a run could not be carried out (as opposed to a check failing).
@@ -355,7 +355,7 @@ pub async fn run(
     } else {
         Isolation::ReadUncommitted
     };
-    let (log, key_index) = logreader::read(
+    let (log, key_index) = logread::read(
         &cluster.client_config(),
         &topics,
         &plan.topics,

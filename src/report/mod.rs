@@ -7,6 +7,10 @@
 //!
 //! `result.json` fields are a contract: add freely, never rename or remove.
 
+pub mod compare;
+pub mod html;
+pub mod junit;
+
 use std::path::{Path, PathBuf};
 
 use std::collections::BTreeMap;
@@ -14,8 +18,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{CheckResult, Verdict};
-use crate::metrics::{Percentiles, Second, SpectrumPoint, percentiles, spectrum};
-use crate::runner::Evidence;
+use crate::history::latency::{Percentiles, Second, SpectrumPoint, percentiles, spectrum};
+use crate::run::engine::Evidence;
 use crate::scenario::{LatencyMetric, Plan, Slo};
 
 /// The cluster a run used.
@@ -79,7 +83,7 @@ pub struct Latency {
     pub send_delay: Percentiles,
 }
 
-/// Latency percentile spectra (see [`crate::metrics::spectrum`]), for charts.
+/// Latency percentile spectra (see [`crate::history::latency::spectrum`]), for charts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Spectra {
     /// Acknowledgement latency.

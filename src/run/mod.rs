@@ -4,15 +4,20 @@
 //!   Plan + Cluster ──runner──> Evidence ──checkers + SLOs──> RunResult ──> reports/<run-id>/
 //! ```
 
+pub mod consumers;
+pub mod engine;
+pub mod logread;
+pub mod nemesis;
+
 use std::path::{Path, PathBuf};
 
-use crate::behaviour;
+use crate::check::behaviour;
 use crate::check::{self, CheckSettings};
 use crate::cluster::Cluster;
 use crate::history::TxnOutcome;
 use crate::report::{self, ClusterInfo, Fault, RunResult};
-use crate::runner::{self, RunError, RunOptions};
 use crate::scenario::Plan;
+use engine::{RunError, RunOptions};
 
 /// Runs `plan` on `cluster`, writes `out/<run-id>/` and returns the result and that folder.
 pub async fn execute(
@@ -34,7 +39,7 @@ pub async fn execute(
         topic_suffix: format!("-{tag}"),
         ..options
     };
-    let evidence = runner::run(plan, cluster, &options).await?;
+    let evidence = engine::run(plan, cluster, &options).await?;
 
     let settings = CheckSettings {
         duplicate_delivery_allowed: plan.checks.duplicate_delivery_allowed,

@@ -9,7 +9,10 @@
 //! Records are compact and `Copy` so a 10-million-message history fits in memory: keys are
 //! interned (`KeyId`), topics are indices (`TopicId`), times are microseconds since the run
 //! started. A logical message is named by its [`MsgId`]: the producer instance and its
-//! sequence number, carried in every record's [`crate::stamp::Stamp`].
+//! sequence number, carried in every record's [`crate::history::stamp::Stamp`].
+
+pub mod latency;
+pub mod stamp;
 
 /// Microseconds since the run started.
 pub type Micros = u64;

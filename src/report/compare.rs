@@ -11,11 +11,11 @@
 
 use std::fmt::Write;
 
-use crate::metrics::Percentiles;
+use crate::history::latency::Percentiles;
 use crate::report::RunResult;
 
 /// The metrics compared, by the names `regression_limits` uses.
-pub use crate::metrics::REGRESSION_METRICS as METRICS;
+pub use crate::history::latency::REGRESSION_METRICS as METRICS;
 
 /// One metric in both results.
 #[derive(Debug, Clone, PartialEq)]

@@ -32,8 +32,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::driver::txn::{TransactionalProducer, TxnReport};
 use crate::driver::{OutRecord, now_us};
+use crate::history::stamp::{self, Stamp};
 use crate::history::{MsgId, TxnOutcome};
-use crate::stamp::{self, Stamp};
 
 /// How long a stage waits to fill a transaction before committing what it has.
 const BATCH_WAIT: Duration = Duration::from_millis(200);

@@ -1,6 +1,6 @@
 use super::*;
 use crate::check::CheckResult;
-use crate::metrics::{Percentiles, Second, spectrum};
+use crate::history::latency::{Percentiles, Second, spectrum};
 use crate::report::{Fault, GroupChange, GroupReport};
 
 const MARKUP: &str = "<script>alert(\"x\")</script>";

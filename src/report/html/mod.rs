@@ -26,13 +26,13 @@ use crate::report::RunResult;
 use charts::Chart;
 
 /// The frame both pages extend.
-const PAGE: &str = include_str!("../../templates/page.html");
+const PAGE: &str = include_str!("../../../templates/page.html");
 /// The report template.
-const REPORT: &str = include_str!("../../templates/report.html");
+const REPORT: &str = include_str!("../../../templates/report.html");
 /// The index template.
-const INDEX: &str = include_str!("../../templates/index.html");
+const INDEX: &str = include_str!("../../../templates/index.html");
 /// The style sheet both pages inline.
-const STYLE: &str = include_str!("../../templates/style.css");
+const STYLE: &str = include_str!("../../../templates/style.css");
 
 /// Faults listed in the report's table; the rest are counted (all are in result.json).
 const MAX_FAULT_ROWS: usize = 200;

@@ -23,9 +23,9 @@ use rdkafka::{Offset, TopicPartitionList};
 use crate::cluster::ClusterError;
 use crate::cluster::admin::client_config;
 pub use crate::history::Isolation;
+use crate::history::stamp::{self, Stamp};
 use crate::history::{KeyInterner, Log, LogRecord, MsgId, TopicId};
 use crate::scenario::TopicPlan;
-use crate::stamp::{self, Stamp};
 
 /// How long reading one partition may take.
 const PARTITION_TIMEOUT: Duration = Duration::from_secs(60);

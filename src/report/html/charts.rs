@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::metrics::{Second, SpectrumPoint};
+use crate::history::latency::{Second, SpectrumPoint};
 use crate::report::{Fault, GroupReport};
 
 /// Width of every chart, in SVG user units (pixels at 100%).

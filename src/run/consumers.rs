@@ -1,5 +1,5 @@
 //! The consumer instances of a run: started with the run, then added, removed and crashed
-//! on the nemesis' command ([`crate::nemesis::Members`]).
+//! on the nemesis' command ([`crate::run::nemesis::Members`]).
 //!
 //! ```text
 //!   runner ──start──> Members ──spawn──> ConsumerDriver::run(events, stop)
@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use crate::driver::rdkafka::RdkafkaConsumer;
 use crate::driver::rskafka::RskafkaReader;
 use crate::driver::{ConsumerDriver, EventSink, Stop};
-use crate::nemesis::BoxFuture;
+use crate::run::nemesis::BoxFuture;
 use crate::scenario::{ConsumerPlan, DriverKind, FaultAction, FaultTarget, Plan};
 
 /// How long a stopping consumer may take to finish.
@@ -180,7 +180,7 @@ async fn finish(instance: Instance) -> Result<(), String> {
     }
 }
 
-impl crate::nemesis::Members for Members {
+impl crate::run::nemesis::Members for Members {
     fn add(&self, consumer: usize) -> BoxFuture<'_, Result<u32, String>> {
         Box::pin(async move { Ok(self.spawn(consumer)) })
     }
