@@ -11,7 +11,45 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::history::{FaultRecord, GroupEvent, History, Micros, Outcome, TopicId};
-use crate::report::{Availability, GroupChange, GroupReport};
+use serde::{Deserialize, Serialize};
+
+/// A change in a consumer group's membership or assignment, for the timeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupChange {
+    /// Seconds since the run started.
+    pub at_s: f64,
+    /// The consumer instance.
+    pub consumer: u32,
+    /// assigned, revoked, joined, left or crashed.
+    pub change: String,
+    /// Partitions assigned or revoked (0 for joined, left, crashed).
+    pub partitions: usize,
+}
+
+/// How the consumer groups behaved.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GroupReport {
+    /// The group protocol used: `classic` or `consumer` (KIP-848).
+    pub protocol: String,
+    /// Rebalances seen (assignment changes across the group, counted once per moment).
+    pub rebalances: u64,
+    /// Total partition-seconds partitions spent without an owner after the first assignment.
+    pub unassigned_partition_s: f64,
+    /// Every membership and assignment change.
+    pub changes: Vec<GroupChange>,
+}
+
+/// How long producers went without acknowledgements (faults make these interesting).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Availability {
+    /// The longest time, in seconds, in which no send was acknowledged while sends were due.
+    pub longest_ack_gap_s: f64,
+    /// When that gap began, seconds since the run started.
+    pub gap_started_at_s: f64,
+    /// Seconds from the first fault until acknowledgements were back at half the pre-fault
+    /// rate; absent without faults or when they never recovered.
+    pub recovery_s: Option<f64>,
+}
 
 /// A topic and partition.
 type Partition = (TopicId, i32);

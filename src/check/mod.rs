@@ -137,6 +137,7 @@ pub mod behaviour;
 mod index;
 mod phantom;
 mod reads;
+pub mod slo;
 mod txn;
 mod writes;
 
@@ -429,7 +430,7 @@ pub fn run_all(
             continue;
         }
         done.push(name);
-        results.push(match name {
+        results.push(guarded(name, || match name {
             CheckName::LostWrite => writes::lost_write_in(&cx),
             CheckName::DuplicateWrite => writes::duplicate_write_in(&cx),
             CheckName::OrderViolation => writes::order_violation_in(&cx),
@@ -440,9 +441,22 @@ pub fn run_all(
             CheckName::AbortedRead => txn::aborted_read_in(&cx),
             CheckName::TornTransaction => txn::torn_transaction_in(&cx),
             CheckName::ExactlyOnce => txn::exactly_once_in(&cx, settings),
-        });
+        }));
     }
     results
+}
+
+/// Runs one checker; a checker that panics (a bug in it, or evidence it did not expect)
+/// gives that check `unknown` with the panic's message, and the other checks still run.
+fn guarded(name: CheckName, check: impl FnOnce() -> CheckResult) -> CheckResult {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        CheckResult::unknown(name.as_str(), format!("the checker failed: {message}"))
+    })
 }
 
 /// One run's evidence and the indexes built on it, each at most once.

@@ -743,3 +743,17 @@ fn an_output_made_from_no_input_counts() {
     assert_eq!((r.verdict, r.count), (Verdict::Fail, 1), "{r:?}");
     assert!(r.examples[0].note.contains("aborted transaction"), "{r:?}");
 }
+
+#[test]
+fn a_checker_that_panics_gives_unknown_with_its_message() {
+    let r = super::guarded(CheckName::Phantom, || panic!("index out of bounds: 7"));
+    assert_eq!(r.name, "phantom");
+    assert_eq!(r.verdict, Verdict::Unknown);
+    assert!(r.detail.contains("index out of bounds: 7"), "{}", r.detail);
+    let owned = super::guarded(CheckName::LostWrite, || panic!("{}", String::from("owned")));
+    assert!(owned.detail.contains("owned"), "{}", owned.detail);
+    let fine = super::guarded(CheckName::LostWrite, || {
+        CheckResult::unknown("lost_write", "ok".into())
+    });
+    assert_eq!(fine.detail, "ok");
+}

@@ -1,26 +1,30 @@
-//! The outcome of a run: [`RunResult`] (the `result.json` contract), HdrHistogram logs, and
-//! the terminal summary, all rendered from one value.
+//! What a run found, and every rendering of it: [`RunResult`] (the `result.json` contract),
+//! the terminal summary, `junit.xml` ([`junit`]), `report.html` and the index page
+//! ([`html`]), and the regression gate between two results ([`compare`]).
 //!
 //! ```text
-//!   Evidence + check results + SLO results ──> RunResult ──> result.json, *.hlog, terminal
+//!   crate::run assembles ──> RunResult ──> result.json, terminal summary
+//!                               ├────────> junit.xml, report.html, index.html
+//!   baseline RunResult ─────────┴────────> compare (exit 1 on a regression)
 //! ```
 //!
+//! Everything here is a function of a `RunResult` (or two): this layer imports the check
+//! results' and latency figures' types, never the run, its drivers or its cluster, so a
+//! report re-rendered from an old `result.json` is the report the run wrote.
 //! `result.json` fields are a contract: add freely, never rename or remove.
 
 pub mod compare;
 pub mod html;
 pub mod junit;
 
-use std::path::{Path, PathBuf};
-
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::check::behaviour::{Availability, GroupChange, GroupReport};
 use crate::check::{CheckResult, Verdict};
-use crate::history::latency::{Percentiles, Second, SpectrumPoint, percentiles, spectrum};
-use crate::run::engine::Evidence;
-use crate::scenario::{LatencyMetric, Plan, Slo};
+use crate::history::latency::{Percentiles, Second, SpectrumPoint};
 
 /// The cluster a run used.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -92,44 +96,6 @@ pub struct Spectra {
     pub e2e: Vec<SpectrumPoint>,
 }
 
-/// A change in a consumer group's membership or assignment, for the timeline.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GroupChange {
-    /// Seconds since the run started.
-    pub at_s: f64,
-    /// The consumer instance.
-    pub consumer: u32,
-    /// assigned, revoked, joined, left or crashed.
-    pub change: String,
-    /// Partitions assigned or revoked (0 for joined, left, crashed).
-    pub partitions: usize,
-}
-
-/// How the consumer groups behaved.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct GroupReport {
-    /// The group protocol used: `classic` or `consumer` (KIP-848).
-    pub protocol: String,
-    /// Rebalances seen (assignment changes across the group, counted once per moment).
-    pub rebalances: u64,
-    /// Total partition-seconds partitions spent without an owner after the first assignment.
-    pub unassigned_partition_s: f64,
-    /// Every membership and assignment change.
-    pub changes: Vec<GroupChange>,
-}
-
-/// How long producers went without acknowledgements (faults make these interesting).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Availability {
-    /// The longest time, in seconds, in which no send was acknowledged while sends were due.
-    pub longest_ack_gap_s: f64,
-    /// When that gap began, seconds since the run started.
-    pub gap_started_at_s: f64,
-    /// Seconds from the first fault until acknowledgements were back at half the pre-fault
-    /// rate; absent without faults or when they never recovered.
-    pub recovery_s: Option<f64>,
-}
-
 /// Transactions run by transactional producers and stages.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Transactions {
@@ -166,24 +132,6 @@ impl HostInfo {
     }
 }
 
-fn partition_counts(evidence: &Evidence) -> BTreeMap<String, u64> {
-    let mut counts = BTreeMap::new();
-    for r in &evidence.log.records {
-        let topic = evidence
-            .history
-            .topics
-            .get(r.topic as usize)
-            .map_or("?", String::as_str);
-        *counts
-            .entry(format!("{topic}/{}", r.partition))
-            .or_insert(0) += 1;
-    }
-    counts
-}
-
-/// Bytes of a sample value kept in the result.
-const SAMPLE_BYTES: usize = 2048;
-
 /// The first message of a producer table's first instance, exactly as sent: what its
 /// traffic looks like.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -198,28 +146,6 @@ pub struct MessageSample {
     pub value: String,
     /// The value's whole size in bytes.
     pub size: usize,
-}
-
-/// A sample message of each producer table in a run with `seed`.
-pub fn samples(plan: &Plan, seed: u64) -> Vec<MessageSample> {
-    plan.producers
-        .iter()
-        .zip(plan.first_producer_ids())
-        .filter_map(|(p, id)| {
-            let (key, value) = p.first_message(seed, id).ok()?;
-            let mut text = String::from_utf8_lossy(&value[..value.len().min(SAMPLE_BYTES)]);
-            if value.len() > SAMPLE_BYTES {
-                text.to_mut().push('…');
-            }
-            Some(MessageSample {
-                producer: p.name.clone(),
-                template: p.template.name().to_owned(),
-                key,
-                value: text.into_owned(),
-                size: value.len(),
-            })
-        })
-        .collect()
 }
 
 /// A fault applied during the run.
@@ -312,128 +238,6 @@ pub struct RunResult {
     /// The first message of each producer table, as sent.
     #[serde(default)]
     pub samples: Vec<MessageSample>,
-}
-
-/// Judges SLOs against the measured figures.
-pub fn slo_results(plan: &Plan, evidence: &Evidence) -> Vec<CheckResult> {
-    plan.checks
-        .slos
-        .iter()
-        .map(|slo| {
-            let (observed, limit, ok, unit) = match *slo {
-                Slo::Latency {
-                    metric,
-                    percentile,
-                    max,
-                } => {
-                    let h = match metric {
-                        LatencyMetric::Ack => &evidence.recorder.ack,
-                        LatencyMetric::EndToEnd => &evidence.recorder.e2e,
-                        LatencyMetric::SendDelay => &evidence.recorder.send_delay,
-                    };
-                    if h.is_empty() {
-                        return CheckResult::unknown(slo.name(), "no values were measured".into());
-                    }
-                    let value = h.value_at_quantile(percentile / 100.0);
-                    let limit = max.as_micros() as u64;
-                    (
-                        value as f64 / 1000.0,
-                        limit as f64 / 1000.0,
-                        value <= limit,
-                        "ms",
-                    )
-                }
-                Slo::MinThroughput(min) => {
-                    let rate = evidence.measured_acked as f64 / evidence.measured_s;
-                    (rate, min, rate >= min, "msgs/s")
-                }
-            };
-            let detail = format!(
-                "observed {observed:.1} {unit}, {} {limit:.1} {unit}",
-                if matches!(slo, Slo::MinThroughput(_)) {
-                    "minimum"
-                } else {
-                    "limit"
-                }
-            );
-            CheckResult::slo(slo.name(), ok, observed, limit, detail)
-        })
-        .collect()
-}
-
-/// Builds the result of a run.
-#[allow(clippy::too_many_arguments)]
-pub fn build(
-    plan: &Plan,
-    run_id: &str,
-    seed: u64,
-    cluster: ClusterInfo,
-    evidence: &Evidence,
-    checks: Vec<CheckResult>,
-    histogram_logs: Vec<String>,
-) -> RunResult {
-    let count_of = |name: &str| {
-        checks
-            .iter()
-            .find(|c| c.name == name)
-            .map_or(0, |c| c.count)
-    };
-    let verdict = checks
-        .iter()
-        .fold(Verdict::Pass, |v, c| v.combine(c.verdict));
-    let c = evidence.counts;
-    RunResult {
-        scenario: plan.name.clone(),
-        scenario_file: plan.file.clone(),
-        run_id: run_id.to_owned(),
-        verdict,
-        seed,
-        cluster,
-        topics: evidence.topics.clone(),
-        counts: Counts {
-            attempted: c.attempted,
-            acked: c.acked,
-            failed: c.failed,
-            indeterminate: c.indeterminate,
-            consumed: c.consumed,
-            lost: count_of("lost_write"),
-            duplicated: count_of("duplicate_write"),
-            order_violations: count_of("order_violation"),
-            aborted_reads: count_of("aborted_read"),
-            torn_transactions: count_of("torn_transaction"),
-        },
-        throughput: Throughput {
-            produced_msgs_per_s: evidence.measured_acked as f64 / evidence.measured_s,
-            consumed_msgs_per_s: evidence.measured_consumed as f64 / evidence.measured_s,
-            produced_bytes_per_s: evidence.measured_bytes as f64 / evidence.measured_s,
-        },
-        latency_us: Latency {
-            ack: percentiles(&evidence.recorder.ack),
-            e2e: percentiles(&evidence.recorder.e2e),
-            send_delay: percentiles(&evidence.recorder.send_delay),
-        },
-        faults: Vec::new(),
-        latency_spectrum: Spectra {
-            ack: spectrum(&evidence.recorder.ack),
-            e2e: spectrum(&evidence.recorder.e2e),
-        },
-        group: None,
-        availability: None,
-        transactions: None,
-        plan: serde_json::Value::Null,
-        clients: BTreeMap::new(),
-        host: HostInfo::this_machine(),
-        started_at_epoch_s: evidence.start_epoch_s,
-        broker_logs: Vec::new(),
-        regression_limits: plan.checks.regression.clone(),
-        partition_counts: partition_counts(evidence),
-        samples: samples(plan, seed),
-        timeline: evidence.recorder.timeline.clone(),
-        measured_s: evidence.measured_s,
-        drained: evidence.drained,
-        histogram_logs,
-        checks,
-    }
 }
 
 /// Writes `result.json` into `dir`.

@@ -13,7 +13,7 @@
 //! query answers the last stable offset (librdkafka sends ListOffsets with the consumer's
 //! isolation level), so an open transaction left behind does not hold the read up either.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -25,37 +25,24 @@ use crate::cluster::admin::client_config;
 pub use crate::history::Isolation;
 use crate::history::stamp::{self, Stamp};
 use crate::history::{KeyInterner, Log, LogRecord, MsgId, TopicId};
-use crate::scenario::TopicPlan;
 
+/// How long asking a partition's watermarks may take.
+const WATERMARK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long reading one partition may take.
 const PARTITION_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Reads every partition of `topics` (actual names, with their plans) into a [`Log`], as a
+/// Reads every partition of `topics` (actual names, with their partition counts) into a [`Log`], as a
 /// consumer with `isolation` would see them.
 pub async fn read(
     settings: &BTreeMap<String, String>,
     topics: &[String],
-    plans: &[TopicPlan],
+    partitions: &[i32],
     mut keys: KeyInterner,
     isolation: Isolation,
 ) -> Result<(Log, KeyInterner), ClusterError> {
-    let mut config = client_config(settings);
-    config
-        .set("group.id", "kafka-harness-log-reader")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .set(
-            "isolation.level",
-            match isolation {
-                Isolation::ReadUncommitted => "read_uncommitted",
-                Isolation::ReadCommitted => "read_committed",
-            },
-        );
-    let consumer: BaseConsumer = config
-        .create()
-        .map_err(ClusterError::kafka("creating the log reader"))?;
+    let consumer = reader(settings, isolation)?;
     let topics = topics.to_vec();
-    let partitions: Vec<i32> = plans.iter().map(|p| p.partitions).collect();
+    let partitions = partitions.to_vec();
     tokio::task::spawn_blocking(move || {
         let mut log = Log {
             isolation,
@@ -84,6 +71,60 @@ pub async fn read(
     })
 }
 
+/// Where each partition of `topics` (actual names, with their partition counts) ends now, as
+/// a read-uncommitted consumer sees it: its high watermark. Partitions whose end could not be
+/// asked are left out, with a warning.
+pub async fn end_offsets(
+    settings: &BTreeMap<String, String>,
+    topics: &[String],
+    partitions: &[i32],
+) -> Result<HashMap<(TopicId, i32), i64>, ClusterError> {
+    let consumer = reader(settings, Isolation::ReadUncommitted)?;
+    let topics = topics.to_vec();
+    let partitions = partitions.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let mut ends = HashMap::new();
+        for (t, (topic, &count)) in topics.iter().zip(&partitions).enumerate() {
+            for partition in 0..count {
+                match consumer.fetch_watermarks(topic, partition, WATERMARK_TIMEOUT) {
+                    Ok((_, high)) => {
+                        ends.insert((t as TopicId, partition), high);
+                    }
+                    Err(e) => tracing::warn!("end offset of {topic}/{partition}: {e}"),
+                }
+            }
+        }
+        ends
+    })
+    .await
+    .map_err(|e| ClusterError::Io {
+        what: "asking the log's end offsets".into(),
+        source: std::io::Error::other(e),
+    })
+}
+
+/// A consumer that reads partitions by offset, as one with `isolation` would.
+fn reader(
+    settings: &BTreeMap<String, String>,
+    isolation: Isolation,
+) -> Result<BaseConsumer, ClusterError> {
+    let mut config = client_config(settings);
+    config
+        .set("group.id", "kafka-harness-log-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .set(
+            "isolation.level",
+            match isolation {
+                Isolation::ReadUncommitted => "read_uncommitted",
+                Isolation::ReadCommitted => "read_committed",
+            },
+        );
+    config
+        .create()
+        .map_err(ClusterError::kafka("creating the log reader"))
+}
+
 fn read_partition(
     consumer: &BaseConsumer,
     topic: &str,
@@ -93,7 +134,7 @@ fn read_partition(
     keys: &mut KeyInterner,
 ) -> Result<(), String> {
     let (low, high) = consumer
-        .fetch_watermarks(topic, partition, Duration::from_secs(10))
+        .fetch_watermarks(topic, partition, WATERMARK_TIMEOUT)
         .map_err(|e| format!("watermarks: {e}"))?;
     if high <= low {
         return Ok(());

@@ -1,0 +1,323 @@
+//! The run's producer instances: each built from its table (the driver factory), then one
+//! task per instance sending on the open-loop schedule and handing every outcome to the
+//! collector.
+//!
+//! ```text
+//!   ProducerPlan ──build──> Producer { spec, driver, txn } ──produce──> Ev::Done (+ Ev::Txn)
+//!   schedule: intended = seq / rate; sent = max(now, intended); send delay = sent - intended
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use tokio::sync::{Semaphore, mpsc};
+
+use super::collector::{Ev, SendDone};
+use super::engine::RunError;
+use crate::cluster::Cluster;
+use crate::driver::rdkafka::RdkafkaProducer;
+use crate::driver::rskafka::RskafkaProducer;
+use crate::driver::txn::TransactionalProducer;
+use crate::driver::{Done, OutRecord, ProducerDriver, SendOutcome};
+use crate::history::stamp::Stamp;
+use crate::history::{MsgId, TopicId, Txn, TxnOutcome};
+use crate::scenario::{DriverKind, Plan, ProducerPlan, Rate};
+use crate::workload::{Generator, KeyChooser, Template};
+
+/// One producer instance, ready to send.
+pub(super) struct Producer {
+    spec: ProducerSpec,
+    driver: Arc<dyn ProducerDriver>,
+    txn: Option<TxnSender>,
+}
+
+/// When a run's producers stop.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    /// Messages over all instances of all tables.
+    pub messages: Option<u64>,
+    /// Stop sending at this time on the run clock.
+    pub stop_at_us: Option<u64>,
+}
+
+/// What one instance sends and when.
+struct ProducerSpec {
+    id: u32,
+    topic_id: TopicId,
+    topic: String,
+    generator: Generator,
+    keys: KeyChooser,
+    template: Template,
+    /// Messages per second, or none for as fast as the client takes them.
+    rate: Option<f64>,
+    budget: Option<u64>,
+    stop_at_us: Option<u64>,
+    max_in_flight: usize,
+}
+
+/// Creates (and connects) every producer instance of `plan`, ids 0, 1, ... in table order.
+pub(super) async fn build(
+    plan: &Plan,
+    cluster: &dyn Cluster,
+    topics: &[String],
+    suffix: &str,
+    seed: u64,
+    limits: Limits,
+) -> Result<Vec<Producer>, RunError> {
+    let total_instances: u32 = plan.producers.iter().map(|p| p.instances).sum();
+    let mut producers = Vec::new();
+    let mut id = 0u32;
+    for p in &plan.producers {
+        for _ in 0..p.instances {
+            let txn = match p.transactions {
+                None => None,
+                Some(t) => {
+                    let mut settings = cluster.client_config();
+                    settings.extend(p.client.clone());
+                    let transactional_id = format!("{}-{id}{suffix}", p.name);
+                    Some(TxnSender {
+                        producer: TransactionalProducer::new(&settings, &transactional_id)
+                            .await
+                            .map_err(|e| failed(p, e))?,
+                        settings,
+                        transactional_id,
+                        every: t.every as usize,
+                        abort_ratio: t.abort_ratio,
+                        rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0x7478_6e00 ^ u64::from(id)),
+                        batch: Vec::new(),
+                    })
+                }
+            };
+            let driver = match &txn {
+                Some(txn) => txn.producer.driver(),
+                None => driver(plan, p, cluster, &topics[p.topic]).await?,
+            };
+            let spec = ProducerSpec {
+                id,
+                topic_id: p.topic as TopicId,
+                topic: topics[p.topic].clone(),
+                generator: p.generator(seed, id),
+                keys: p.keys(seed, id).map_err(|e| failed(p, e))?,
+                template: p.template,
+                rate: match p.rate {
+                    Rate::PerSecond(r) => Some(r / f64::from(p.instances)),
+                    Rate::Max => None,
+                },
+                budget: limits.messages.map(|m| share(m, id, total_instances)),
+                stop_at_us: limits.stop_at_us,
+                max_in_flight: p.max_in_flight,
+            };
+            producers.push(Producer { spec, driver, txn });
+            id += 1;
+        }
+    }
+    Ok(producers)
+}
+
+/// The client of a non-transactional producer table.
+async fn driver(
+    plan: &Plan,
+    p: &ProducerPlan,
+    cluster: &dyn Cluster,
+    topic: &str,
+) -> Result<Arc<dyn ProducerDriver>, RunError> {
+    Ok(match p.driver {
+        DriverKind::Rdkafka => {
+            let mut settings = cluster.client_config();
+            settings.extend(p.client.clone());
+            Arc::new(RdkafkaProducer::new(&settings).map_err(|e| failed(p, e))?)
+        }
+        DriverKind::Rskafka => Arc::new(
+            RskafkaProducer::new(
+                &cluster.bootstrap_servers(),
+                topic,
+                plan.topics[p.topic].partitions,
+            )
+            .await
+            .map_err(|e| failed(p, e))?,
+        ),
+    })
+}
+
+/// The error of a producer table whose client could not be made.
+fn failed(p: &ProducerPlan, reason: impl std::fmt::Display) -> RunError {
+    RunError::Producer {
+        producer: p.name.clone(),
+        reason: reason.to_string(),
+    }
+}
+
+/// `total` split over `n` instances; instance `i` gets its share (the first ones the rest).
+fn share(total: u64, i: u32, n: u32) -> u64 {
+    let (n, i) = (u64::from(n), u64::from(i));
+    total / n + u64::from(i < total % n)
+}
+
+/// A send waiting for its outcome.
+pub(super) struct Pending {
+    pub id: MsgId,
+    pub key: Vec<u8>,
+    pub size: usize,
+    pub intended: u64,
+    pub sent: u64,
+}
+
+impl Pending {
+    /// The send with its outcome, for the collector.
+    pub fn done(self, topic: TopicId, done: u64, outcome: SendOutcome, visible: bool) -> SendDone {
+        SendDone {
+            id: self.id,
+            topic,
+            key: self.key,
+            size: self.size,
+            intended: self.intended,
+            sent: self.sent,
+            done,
+            outcome,
+            visible,
+        }
+    }
+}
+
+/// A transactional producer instance's open batch.
+struct TxnSender {
+    producer: TransactionalProducer,
+    /// Client settings and transactional id, to replace a producer a fatal error broke.
+    settings: BTreeMap<String, String>,
+    transactional_id: String,
+    every: usize,
+    abort_ratio: f64,
+    rng: rand::rngs::StdRng,
+    batch: Vec<(OutRecord, Pending)>,
+}
+
+impl TxnSender {
+    /// Sends the batch as one transaction (aborted on purpose with the plan's odds) and
+    /// reports every send and the transaction.
+    async fn run(&mut self, topic: TopicId, tx: &mpsc::UnboundedSender<Ev>, run_start: Instant) {
+        let batch = std::mem::take(&mut self.batch);
+        let abort = self.rng.random_bool(self.abort_ratio);
+        let (records, pending): (Vec<OutRecord>, Vec<Pending>) = batch.into_iter().unzip();
+        let report = self.producer.transaction(records, None, abort).await;
+        let done = run_start.elapsed().as_micros() as u64;
+        if let Some(e) = &report.error {
+            tracing::debug!("transaction: {e}");
+        }
+        if report.fatal {
+            // A new producer with the same transactional id fences the broken one.
+            match TransactionalProducer::new(&self.settings, &self.transactional_id).await {
+                Ok(p) => self.producer = p,
+                Err(e) => tracing::warn!("replacing producer {}: {e}", self.transactional_id),
+            }
+        }
+        let visible = report.outcome == TxnOutcome::Committed;
+        if let (Some(first), Some(last)) = (pending.first(), pending.last()) {
+            let _ = tx.send(Ev::Txn(Txn {
+                producer: first.id.producer,
+                first_seq: first.id.seq,
+                last_seq: last.id.seq,
+                outcome: report.outcome,
+                at: done,
+            }));
+        }
+        for (p, outcome) in pending.into_iter().zip(report.outcomes) {
+            let _ = tx.send(Ev::Done(p.done(topic, done, outcome, visible)));
+        }
+    }
+}
+
+/// One producer instance: sends on schedule, hands every outcome to the collector, and
+/// returns once every outcome is in.
+pub(super) async fn produce(
+    producer: Producer,
+    tx: mpsc::UnboundedSender<Ev>,
+    run_start: Instant,
+    start_epoch_us: u64,
+) {
+    let Producer {
+        mut spec,
+        driver,
+        mut txn,
+    } = producer;
+    let permits = Arc::new(Semaphore::new(spec.max_in_flight));
+    let mut seq = 0u64;
+    // One record, refilled for every send: drivers copy what they enqueue.
+    let mut record = OutRecord {
+        topic: spec.topic.clone(),
+        partition: None,
+        key: Vec::new(),
+        value: Vec::with_capacity(spec.generator.size()),
+        stamp: Stamp {
+            producer: spec.id,
+            seq,
+            intended_us: start_epoch_us,
+        },
+        source: None,
+    };
+    loop {
+        if spec.budget.is_some_and(|b| seq >= b) {
+            break;
+        }
+        let intended_us = match spec.rate {
+            Some(rate) => (seq as f64 * 1e6 / rate) as u64,
+            None => run_start.elapsed().as_micros() as u64,
+        };
+        if spec.stop_at_us.is_some_and(|stop| intended_us >= stop) {
+            break;
+        }
+        if spec.rate.is_some() {
+            tokio::time::sleep_until((run_start + Duration::from_micros(intended_us)).into()).await;
+        }
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            break;
+        };
+        let sent_us = (run_start.elapsed().as_micros() as u64).max(intended_us);
+        let index = spec.keys.next();
+        let key = spec.keys.key(index, spec.template);
+        spec.generator.value(&key, seq, &mut record.value);
+        record.key.clear();
+        record.key.extend_from_slice(key.as_bytes());
+        record.stamp = Stamp {
+            producer: spec.id,
+            seq,
+            intended_us: start_epoch_us + intended_us,
+        };
+        let meta = Pending {
+            id: MsgId {
+                producer: spec.id,
+                seq,
+            },
+            key: key.into_bytes(),
+            size: record.value.len(),
+            intended: intended_us,
+            sent: sent_us,
+        };
+        seq += 1;
+        if let Some(txn) = &mut txn {
+            txn.batch.push((record.clone(), meta));
+            drop(permit);
+            if txn.batch.len() >= txn.every {
+                txn.run(spec.topic_id, &tx, run_start).await;
+            }
+            continue;
+        }
+        // Runs where the client reports the outcome (rdkafka: on its polling thread).
+        let (tx, topic) = (tx.clone(), spec.topic_id);
+        let done = Done::new(move |outcome| {
+            let done = run_start.elapsed().as_micros() as u64;
+            let _ = tx.send(Ev::Done(meta.done(topic, done, outcome, true)));
+            drop(permit);
+        });
+        driver.enqueue(&record, done);
+    }
+    if let Some(txn) = &mut txn
+        && !txn.batch.is_empty()
+    {
+        txn.run(spec.topic_id, &tx, run_start).await;
+    }
+    driver.flush().await;
+    // Every outcome is in once every permit is back.
+    let _ = permits.acquire_many(spec.max_in_flight as u32).await;
+}
