@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use crate::driver::rdkafka::RdkafkaConsumer;
 use crate::driver::rskafka::RskafkaReader;
 use crate::driver::{ConsumerDriver, EventSink, Stop};
-use crate::run::nemesis::BoxFuture;
+use crate::run::nemesis::{BoxFuture, FaultError};
 use crate::scenario::{ConsumerPlan, DriverKind, FaultAction, FaultTarget, Plan};
 
 /// How long a stopping consumer may take to finish.
@@ -168,20 +168,21 @@ impl Members {
 }
 
 /// Waits for a stopping instance; an error says how it ended otherwise than cleanly.
-async fn finish(instance: Instance) -> Result<(), String> {
-    match tokio::time::timeout(STOP_TIMEOUT, instance.task).await {
-        Ok(Ok(Ok(()))) => Ok(()),
-        Ok(Ok(Err(e))) => Err(format!("consumer {}: {e}", instance.id)),
-        Ok(Err(e)) => Err(format!("consumer {} task: {e}", instance.id)),
-        Err(_) => Err(format!(
-            "consumer {} did not stop within {STOP_TIMEOUT:?}",
-            instance.id
-        )),
-    }
+async fn finish(instance: Instance) -> Result<(), FaultError> {
+    let reason = match tokio::time::timeout(STOP_TIMEOUT, instance.task).await {
+        Ok(Ok(Ok(()))) => return Ok(()),
+        Ok(Ok(Err(e))) => e.to_string(),
+        Ok(Err(e)) => format!("its task {e}"),
+        Err(_) => format!("did not stop within {STOP_TIMEOUT:?}"),
+    };
+    Err(FaultError::Consumer {
+        instance: instance.id,
+        reason,
+    })
 }
 
 impl crate::run::nemesis::Members for Members {
-    fn add(&self, consumer: usize) -> BoxFuture<'_, Result<u32, String>> {
+    fn add(&self, consumer: usize) -> BoxFuture<'_, Result<u32, FaultError>> {
         Box::pin(async move { Ok(self.spawn(consumer)) })
     }
 
@@ -190,7 +191,7 @@ impl crate::run::nemesis::Members for Members {
         consumer: usize,
         pick: u64,
         crash: bool,
-    ) -> BoxFuture<'_, Result<u32, String>> {
+    ) -> BoxFuture<'_, Result<u32, FaultError>> {
         Box::pin(async move {
             let instance = {
                 let mut running = self.lock();
@@ -198,10 +199,9 @@ impl crate::run::nemesis::Members for Members {
                     .filter(|&i| running[i].table == consumer)
                     .collect();
                 if live.is_empty() {
-                    return Err(format!(
-                        "no member of {} is running",
-                        self.tables[consumer].name
-                    ));
+                    return Err(FaultError::NoMember {
+                        table: self.tables[consumer].name.clone(),
+                    });
                 }
                 let chosen =
                     live[rand::rngs::StdRng::seed_from_u64(pick).random_range(0..live.len())];

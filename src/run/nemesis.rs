@@ -21,22 +21,52 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::cluster::{Cluster, NodeId, NodeOp};
+use crate::cluster::{Cluster, ClusterError, NodeId, NodeOp};
 use crate::history::{FaultRecord, Micros};
 use crate::scenario::{BrokerTarget, FaultAction, FaultPlan, FaultTarget, Trigger};
 
 /// A boxed future, as [`Members`] returns them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Why a fault could not be applied: recorded as the fault's outcome, the run goes on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FaultError {
+    /// The cluster could not apply it, or could not say which node a target names.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// The target names no node right now.
+    #[error("{0}")]
+    NoNode(&'static str),
+    /// No member of the consumer table is running.
+    #[error("no member of {table} is running")]
+    NoMember {
+        /// The consumer table.
+        table: String,
+    },
+    /// The consumer instance did not stop as asked.
+    #[error("consumer {instance}: {reason}")]
+    Consumer {
+        /// The instance.
+        instance: u32,
+        /// How it ended instead.
+        reason: String,
+    },
+}
+
 /// How the nemesis changes consumer groups: implemented by the runner, which owns the
 /// consumers. Each call returns the instance it acted on, or why it could not.
 pub trait Members: Send + Sync {
     /// Starts one more member of consumer table `consumer`.
-    fn add(&self, consumer: usize) -> BoxFuture<'_, Result<u32, String>>;
+    fn add(&self, consumer: usize) -> BoxFuture<'_, Result<u32, FaultError>>;
     /// Stops a member of consumer table `consumer`, chosen with `pick` among the live ones;
     /// `crash` stops it without leaving the group.
-    fn remove(&self, consumer: usize, pick: u64, crash: bool)
-    -> BoxFuture<'_, Result<u32, String>>;
+    fn remove(
+        &self,
+        consumer: usize,
+        pick: u64,
+        crash: bool,
+    ) -> BoxFuture<'_, Result<u32, FaultError>>;
 }
 
 /// What the nemesis needs to run.
@@ -115,7 +145,7 @@ impl Nemesis<'_> {
                     started,
                     action,
                     target,
-                    outcome.map_err(|e| e.to_string()),
+                    outcome.map_err(Into::into),
                 );
             }
         }
@@ -146,7 +176,7 @@ impl Nemesis<'_> {
                     started,
                     action,
                     described.clone(),
-                    outcome.map_err(|e| e.to_string()),
+                    outcome.map_err(Into::into),
                 );
                 ok.then_some((node, op.undo(), format!("node {node}")))
             }
@@ -175,28 +205,34 @@ impl Nemesis<'_> {
         &self,
         target: &BrokerTarget,
         rng: &mut rand::rngs::StdRng,
-    ) -> Result<(NodeId, String), (String, String)> {
+    ) -> Result<(NodeId, String), (String, FaultError)> {
         match *target {
             BrokerTarget::Node(id) => Ok((id, format!("node {id}"))),
             BrokerTarget::Random => {
                 let ids = self.cluster.node_ids();
                 if ids.is_empty() {
-                    return Err(("random node".into(), "the cluster lists no nodes".into()));
+                    return Err((
+                        "random node".into(),
+                        FaultError::NoNode("the cluster lists no nodes"),
+                    ));
                 }
                 let id = ids[rng.random_range(0..ids.len())];
                 Ok((id, format!("node {id} (random)")))
             }
             BrokerTarget::Controller => match self.cluster.active_controller().await {
                 Ok(id) => Ok((id, format!("node {id} (active controller)"))),
-                Err(e) => Err(("active controller".into(), e.to_string())),
+                Err(e) => Err(("active controller".into(), e.into())),
             },
             BrokerTarget::Leader { topic, partition } => {
                 let name = &self.topics[topic];
                 let described = format!("leader of {name}/{partition}");
                 match self.cluster.partition_leader(name, partition).await {
                     Ok(Some(id)) => Ok((id, format!("node {id} ({described})"))),
-                    Ok(None) => Err((described, "the partition has no leader now".into())),
-                    Err(e) => Err((described, e.to_string())),
+                    Ok(None) => Err((
+                        described,
+                        FaultError::NoNode("the partition has no leader now"),
+                    )),
+                    Err(e) => Err((described, e.into())),
                 }
             }
         }
@@ -213,12 +249,12 @@ impl Nemesis<'_> {
         at: Micros,
         action: String,
         target: String,
-        outcome: Result<(), String>,
+        outcome: Result<(), FaultError>,
     ) {
         let took = self.now().saturating_sub(at);
         let outcome = match outcome {
             Ok(()) => "ok".to_owned(),
-            Err(e) => e,
+            Err(e) => e.to_string(),
         };
         tracing::info!(at_s = at as f64 / 1e6, took_s = took as f64 / 1e6, %action, %target, %outcome, "fault");
         records
@@ -301,13 +337,18 @@ mod tests {
 
     struct NoMembers;
     impl Members for NoMembers {
-        fn add(&self, _: usize) -> BoxFuture<'_, Result<u32, String>> {
+        fn add(&self, _: usize) -> BoxFuture<'_, Result<u32, FaultError>> {
             Box::pin(async { Ok(7) })
         }
-        fn remove(&self, _: usize, pick: u64, crash: bool) -> BoxFuture<'_, Result<u32, String>> {
+        fn remove(
+            &self,
+            _: usize,
+            pick: u64,
+            crash: bool,
+        ) -> BoxFuture<'_, Result<u32, FaultError>> {
             Box::pin(async move {
                 if crash {
-                    Err("no".into())
+                    Err(FaultError::NoNode("no"))
                 } else {
                     Ok(pick as u32 % 3)
                 }
