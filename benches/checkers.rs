@@ -233,13 +233,13 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     for result in run(None, &history, &log, &settings) {
-        if result.verdict != Verdict::Pass {
-            println!(
-                "NOT CLEAN: {} {} {}",
-                result.name, result.verdict, result.detail
-            );
-            std::process::exit(1);
-        }
+        assert!(
+            result.verdict == Verdict::Pass,
+            "NOT CLEAN: {} {} {}",
+            result.name,
+            result.verdict,
+            result.detail
+        );
     }
 
     let mut criterion = Criterion::default()

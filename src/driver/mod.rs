@@ -1,13 +1,14 @@
 //! Producer and consumer implementations under test, behind two small traits.
 //!
 //! ```text
-//!   runner ──&OutRecord, Done──> ProducerDriver::enqueue ··· client ··· Done(SendOutcome)
-//!   ConsumerDriver::run ──ConsumerEvent──> channel ──> runner's collector
+//!   run ──&OutRecord, Done──> ProducerDriver::enqueue ··· client ··· Done(SendOutcome)
+//!   ConsumerDriver::run ──ConsumerEvent──> channel ──> run's collector
+//!   stage: consume ──> transform ──> produce in one transaction (txn) ──StageTxn──> run
 //! ```
 //!
 //! A producer is one `enqueue(record, done)` that enqueues at once and calls `done` with the
 //! outcome later, from whatever thread the client reports it on, as OpenMessaging
-//! Benchmark's `sendAsync`: the runner keeps its send schedule without waiting for
+//! Benchmark's `sendAsync`: the run keeps its send schedule without waiting for
 //! acknowledgements, and no task or future is made per record. [`ProducerDriver::send`]
 //! wraps it in a future for callers that await outcomes one by one. A consumer runs until
 //! told to stop and reports every record it is handed, with its stamp, plus assignments and

@@ -91,6 +91,10 @@ pub fn spectrum(h: &Histogram<u64>) -> Vec<SpectrumPoint> {
     points
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "constant bounds, which hdrhistogram accepts"
+)]
 fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_US, 3).expect("valid histogram bounds")
 }

@@ -1,15 +1,17 @@
-//! The evidence of a run: what producers and consumers did (History) and what the brokers
-//! hold (Log). Checkers read these and nothing else.
+//! The evidence of a run: what producers and consumers did (History), what the brokers hold
+//! (Log), how each record is named ([`stamp`]) and how long things took ([`latency`]).
+//! Checkers read these and nothing else.
 //!
 //! ```text
-//!   drivers ──Send / Delivery / GroupEvent──> History ─┐
-//!   LogReader (every partition, by offset) ──> Log ────┴─> checkers (pure)
+//!   drivers ──stamp in every record──> run's collector ──Send / Delivery / GroupEvent──> History ─┐
+//!                                             └──ack, e2e, send delay──> latency::Recorder     │
+//!   run::logread (every partition, by offset) ──> Log ──────────────────────────────────────┴─> check
 //! ```
 //!
 //! Records are compact and `Copy` so a 10-million-message history fits in memory: keys are
 //! interned (`KeyId`), topics are indices (`TopicId`), times are microseconds since the run
 //! started. A logical message is named by its [`MsgId`]: the producer instance and its
-//! sequence number, carried in every record's [`crate::history::stamp::Stamp`].
+//! sequence number, carried in every record's [`stamp::Stamp`].
 
 pub mod latency;
 pub mod stamp;

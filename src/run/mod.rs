@@ -1,7 +1,16 @@
-//! One scenario end to end: run it, judge the evidence, write the report.
+//! The run: one scenario end to end, the one layer that uses every other.
 //!
 //! ```text
-//!   Plan + Cluster ──runner──> Evidence ──checkers + SLOs──> RunResult ──> reports/<run-id>/
+//!   execute ──> engine::run ──> Evidence ──result::judge──> checks ──result::assemble──> RunResult
+//!                   │                                                                   └──> reports/<run-id>/
+//!                   ├─ producers   driver factory and the open-loop send loop
+//!                   ├─ stages      consume-transform-produce instances, adapted to events
+//!                   ├─ consumers   consumer instances, added, removed and crashed on command
+//!                   ├─ nemesis     broker and consumer faults on the schedule
+//!                   ├─ collector   every event, in order ──> History, latency, live figures
+//!                   │   └─ progress  the line a second on stderr
+//!                   ├─ drain       wait for assignment; wait until consumers have it all
+//!                   └─ logread     every partition read back: the Log
 //! ```
 
 mod collector;
