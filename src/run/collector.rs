@@ -283,38 +283,12 @@ impl Collector {
                 consumer,
                 partitions,
                 at_us,
-            } => {
-                let partitions = self.topic_ids(&partitions);
-                let plan = self.plan_of(consumer);
-                Live::lock(&self.live)
-                    .assigned
-                    .entry(plan)
-                    .or_default()
-                    .extend(partitions.iter().copied());
-                self.history.group_events.push(GroupEvent::Assigned {
-                    consumer,
-                    at: self.run_us(at_us),
-                    partitions,
-                });
-            }
+            } => self.assignment(consumer, &partitions, at_us, true),
             ConsumerEvent::Revoked {
                 consumer,
                 partitions,
                 at_us,
-            } => {
-                let partitions = self.topic_ids(&partitions);
-                let plan = self.plan_of(consumer);
-                if let Some(set) = Live::lock(&self.live).assigned.get_mut(&plan) {
-                    for tp in &partitions {
-                        set.remove(tp);
-                    }
-                }
-                self.history.group_events.push(GroupEvent::Revoked {
-                    consumer,
-                    at: self.run_us(at_us),
-                    partitions,
-                });
-            }
+            } => self.assignment(consumer, &partitions, at_us, false),
             ConsumerEvent::Committed {
                 consumer,
                 offsets,
@@ -334,5 +308,40 @@ impl Collector {
                 }
             }
         }
+    }
+
+    /// Partitions assigned to (or revoked from) a consumer: its group's live assignment and
+    /// the History.
+    fn assignment(
+        &mut self,
+        consumer: u32,
+        partitions: &[(String, i32)],
+        at_us: u64,
+        assigned: bool,
+    ) {
+        let partitions = self.topic_ids(partitions);
+        let plan = self.plan_of(consumer);
+        let at = self.run_us(at_us);
+        let mut live = Live::lock(&self.live);
+        let set = live.assigned.entry(plan).or_default();
+        let event = if assigned {
+            set.extend(partitions.iter().copied());
+            GroupEvent::Assigned {
+                consumer,
+                at,
+                partitions,
+            }
+        } else {
+            for tp in &partitions {
+                set.remove(tp);
+            }
+            GroupEvent::Revoked {
+                consumer,
+                at,
+                partitions,
+            }
+        };
+        drop(live);
+        self.history.group_events.push(event);
     }
 }
