@@ -10,6 +10,7 @@
 //! straight to the Kafka client; harness keys never mix with them. The keys are documented
 //! in `docs/scenarios.md`.
 
+pub mod checks;
 pub mod faults;
 pub mod units;
 
@@ -21,8 +22,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::check::CheckName;
 use crate::workload::{Generator, KeyChooser, KeyDistribution, Template, WorkloadError};
+pub use checks::{CheckName, REGRESSION_METRICS, UnknownCheck};
 pub use faults::{BrokerTarget, FaultAction, FaultPlan, FaultTarget, Trigger};
 pub use units::Rate;
 
@@ -1027,13 +1028,13 @@ fn validate_checks(
     let mut regression = BTreeMap::new();
     for (metric, limit) in &raw.regression {
         let field = format!("checks.regression.{metric}");
-        if !crate::history::latency::REGRESSION_METRICS.contains(&metric.as_str()) {
+        if !REGRESSION_METRICS.contains(&metric.as_str()) {
             return Err(at.field(
                 &field,
                 limit,
                 &format!(
                     "unknown metric; expected one of {}",
-                    crate::history::latency::REGRESSION_METRICS.join(", ")
+                    REGRESSION_METRICS.join(", ")
                 ),
             ));
         }

@@ -10,7 +10,6 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
-use crate::check::CheckName;
 use crate::workload::{KeyDistribution, Template};
 
 const FILE: &str = "scenarios/test.toml";
