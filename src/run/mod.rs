@@ -4,6 +4,7 @@
 //!   Plan + Cluster ──runner──> Evidence ──checkers + SLOs──> RunResult ──> reports/<run-id>/
 //! ```
 
+pub mod backend;
 pub mod consumers;
 pub mod engine;
 pub mod logread;

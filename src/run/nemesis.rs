@@ -132,6 +132,7 @@ impl Nemesis<'_> {
         let started = self.now();
         match (&fault.target, fault.action) {
             (FaultTarget::Broker(target), FaultAction::Broker(op)) => {
+                let op = super::backend::node_op(op);
                 let (node, described) = match self.resolve(target, rng).await {
                     Ok(found) => found,
                     Err((described, why)) => {
@@ -261,7 +262,7 @@ mod tests {
 
     use super::*;
     use crate::cluster::{Capability, ClusterError, ClusterKind};
-    use crate::scenario::FaultTarget;
+    use crate::scenario::{BrokerOp, FaultTarget};
 
     /// A cluster that records what was applied to it.
     #[derive(Default)]
@@ -360,7 +361,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn fires_on_schedule_and_undoes_every_firing() {
         let mut kill = fault(
-            FaultAction::Broker(NodeOp::Kill),
+            FaultAction::Broker(BrokerOp::Kill),
             FaultTarget::Broker(BrokerTarget::Leader {
                 topic: 0,
                 partition: 0,
@@ -381,7 +382,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_stop_drops_pending_firings_but_still_undoes() {
         let mut pause = fault(
-            FaultAction::Broker(NodeOp::Pause),
+            FaultAction::Broker(BrokerOp::Pause),
             FaultTarget::Broker(BrokerTarget::Node(3)),
             Trigger::At(Duration::from_secs(1)),
         );
@@ -396,7 +397,7 @@ mod tests {
     async fn ack_triggers_random_targets_and_consumer_faults() {
         let faults = [
             fault(
-                FaultAction::Broker(NodeOp::Terminate),
+                FaultAction::Broker(BrokerOp::Terminate),
                 FaultTarget::Broker(BrokerTarget::Random),
                 Trigger::AfterAcks(50),
             ),

@@ -24,7 +24,7 @@ use toml::Spanned;
 
 use crate::workload::{Generator, KeyChooser, KeyDistribution, Template, WorkloadError};
 pub use checks::{CheckName, REGRESSION_METRICS, UnknownCheck};
-pub use faults::{BrokerTarget, FaultAction, FaultPlan, FaultTarget, Trigger};
+pub use faults::{BrokerOp, BrokerTarget, FaultAction, FaultPlan, FaultTarget, Need, Trigger};
 pub use units::Rate;
 
 /// A scenario that failed to parse or validate.
@@ -248,26 +248,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Refuses a scenario whose faults the cluster backend `kind` cannot apply, naming the
-    /// fault's place in the file and what the backend can do.
-    pub fn check_backend(&self, kind: crate::cluster::ClusterKind) -> Result<(), ScenarioError> {
-        let can = kind.capabilities();
-        for (i, fault) in self.faults.iter().enumerate() {
-            if let Some(missing) = fault.needs().into_iter().find(|n| !can.contains(n)) {
-                return Err(ScenarioError {
-                    file: self.file.clone(),
-                    line: fault.position.0,
-                    column: fault.position.1,
-                    message: format!(
-                        "`faults[{i}]` ({}) needs {missing:?}, which the {kind} cluster cannot do (it can: {can:?}); run it with --cluster embedded",
-                        fault.action.name()
-                    ),
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// The first consumer table of the group `table` belongs to (same group id and topic),
     /// which stands for the whole group; a table without a group stands for itself.
     pub fn reader_index(&self, table: usize) -> usize {
@@ -1057,4 +1037,4 @@ fn validate_checks(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

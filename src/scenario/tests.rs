@@ -124,13 +124,13 @@ fn valid_with(from: &str, to: &str) -> String {
 }
 
 #[track_caller]
-fn parse_ok(text: &str) -> Plan {
+pub(crate) fn parse_ok(text: &str) -> Plan {
     parse(Path::new(FILE), text).unwrap_or_else(|e| panic!("{e}\n--- text:\n{text}"))
 }
 
 /// The 1-based line and column (in characters) of the `nth` occurrence of `needle`.
 #[track_caller]
-fn position(text: &str, needle: &str, nth: usize) -> (usize, usize) {
+pub(crate) fn position(text: &str, needle: &str, nth: usize) -> (usize, usize) {
     let (byte, _) = text
         .match_indices(needle)
         .nth(nth)
@@ -1287,7 +1287,7 @@ target = 2
 at = "1m"
 "#;
 
-fn with_faults() -> String {
+pub(crate) fn with_faults() -> String {
     [valid().as_str(), FAULTS].concat()
 }
 
@@ -1296,10 +1296,7 @@ fn faults_parse_into_the_schedule() {
     let plan = parse_ok(&with_faults());
     assert_eq!(plan.faults.len(), 3);
     let kill = &plan.faults[0];
-    assert_eq!(
-        kill.action,
-        FaultAction::Broker(crate::cluster::NodeOp::Kill)
-    );
+    assert_eq!(kill.action, FaultAction::Broker(BrokerOp::Kill));
     assert_eq!(
         kill.target,
         FaultTarget::Broker(BrokerTarget::Leader {
@@ -1400,27 +1397,6 @@ fn bad_faults_are_refused_where_they_are_written() {
         &edit(&f, "at = \"1m\"", "at = \"1m\"\nwhen = 1"),
         "when",
         &["unknown field `when`"],
-    );
-}
-
-#[test]
-fn faults_the_backend_cannot_apply_are_refused_before_a_run() {
-    use crate::cluster::ClusterKind;
-    let text = with_faults();
-    let plan = parse_ok(&text);
-    assert!(plan.check_backend(ClusterKind::Embedded).is_ok());
-    let e = plan.check_backend(ClusterKind::External).unwrap_err();
-    let (line, column) = position(&text, "\"kill\"", 0);
-    assert_eq!((e.line, e.column), (line, column), "{e}");
-    assert!(
-        e.message.contains("faults[0]") && e.message.contains("external"),
-        "{e}"
-    );
-    assert!(e.message.contains("--cluster embedded"), "{e}");
-    let e = plan.check_backend(ClusterKind::Mock).unwrap_err();
-    assert!(
-        e.message.contains("faults[2]") && e.message.contains("Pause"),
-        "{e}"
     );
 }
 
