@@ -272,9 +272,8 @@ pub async fn run(
                 id,
                 topic_id,
                 topic: topic.clone(),
-                generator: p.generator(seed, id),
-                keys: p
-                    .keys(seed, id)
+                generator: crate::workload::generator(p, seed, id),
+                keys: crate::workload::keys(p, seed, id)
                     .map_err(|e| RunError::Client(format!("producer {}: {e}", p.name)))?,
                 template: p.template,
                 rate,

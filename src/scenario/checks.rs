@@ -1,5 +1,5 @@
 //! The `[checks]` table's vocabulary: the anomaly checks by name, and the metrics a
-//! `[checks.regression]` limit may name. The checkers (`crate::check`) and `compare` use
+//! `[checks.regression]` limit may name. The checkers (module `check`) and `compare` use
 //! these same names; they are defined here, where a scenario file is read, so that this
 //! module needs nothing else of the crate.
 

@@ -74,7 +74,7 @@ impl fmt::Display for BrokerOp {
 }
 
 /// Something a fault needs of the cluster backend; which backends can do it is theirs to
-/// say (`crate::run::backend` compares the two before a run).
+/// say (`run::backend` compares the two before a run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
     /// Applying this operation to a node.
