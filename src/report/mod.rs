@@ -206,7 +206,8 @@ pub fn samples(plan: &Plan, seed: u64) -> Vec<MessageSample> {
         .iter()
         .zip(plan.first_producer_ids())
         .filter_map(|(p, id)| {
-            let (key, value) = crate::workload::first_message(p, seed, id).ok()?;
+            let seeds = crate::scenario::Seeds::new(seed);
+            let (key, value) = crate::workload::first_message(p, &seeds, id).ok()?;
             let mut text = String::from_utf8_lossy(&value[..value.len().min(SAMPLE_BYTES)]);
             if value.len() > SAMPLE_BYTES {
                 text.to_mut().push('…');

@@ -35,7 +35,7 @@ use crate::history::{
 use crate::run::consumers::Members;
 use crate::run::logread::{self, Isolation};
 use crate::run::nemesis::Nemesis;
-use crate::scenario::{DriverKind, Plan, Rate};
+use crate::scenario::{DriverKind, Plan, Rate, Seeds};
 use crate::workload::{Generator, KeyChooser};
 
 /// Why a run could not be carried out (as opposed to a check failing).
@@ -142,13 +142,13 @@ struct Live {
     assigned: HashMap<usize, std::collections::HashSet<(TopicId, i32)>>,
 }
 
-/// Runs `plan` on `cluster`.
+/// Runs `plan` on `cluster`, every random choice drawn from `seeds`.
 pub async fn run(
     plan: &Plan,
     cluster: &dyn Cluster,
     options: &RunOptions,
+    seeds: &Seeds,
 ) -> Result<Evidence, RunError> {
-    let seed = options.seed.unwrap_or(plan.seed);
     let (duration, messages) = match options.duration {
         Some(d) => (Some(d), None),
         None => (plan.duration, plan.messages),
@@ -237,7 +237,9 @@ pub async fn run(
                         transactional_id: id_name,
                         every: t.every as usize,
                         abort_ratio: t.abort_ratio,
-                        rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0x7478_6e00 ^ u64::from(id)),
+                        rng: rand::rngs::StdRng::seed_from_u64(
+                            seeds.stream("txn-aborts", u64::from(id)),
+                        ),
                         batch: Vec::new(),
                     })
                 }
@@ -272,8 +274,8 @@ pub async fn run(
                 id,
                 topic_id,
                 topic: topic.clone(),
-                generator: crate::workload::generator(p, seed, id),
-                keys: crate::workload::keys(p, seed, id)
+                generator: crate::workload::generator(p, seeds, id),
+                keys: crate::workload::keys(p, seeds, id)
                     .map_err(|e| RunError::Client(format!("producer {}: {e}", p.name)))?,
                 template: p.template,
                 rate,
@@ -313,7 +315,7 @@ pub async fn run(
         members: &members,
         acked: &acked,
         start: run_start.into(),
-        seed,
+        seeds: *seeds,
     };
     let producing = async {
         for task in producer_tasks {

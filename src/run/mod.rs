@@ -17,7 +17,7 @@ use crate::check::{self, CheckSettings};
 use crate::cluster::Cluster;
 use crate::history::TxnOutcome;
 use crate::report::{self, ClusterInfo, Fault, RunResult};
-use crate::scenario::Plan;
+use crate::scenario::{Plan, Seeds};
 use engine::{RunError, RunOptions};
 
 /// Runs `plan` on `cluster`, writes `out/<run-id>/` and returns the result and that folder.
@@ -35,12 +35,12 @@ pub async fn execute(
     let dir = out.join(&run_id);
     std::fs::create_dir_all(&dir)
         .map_err(|e| RunError::Client(format!("creating {}: {e}", dir.display())))?;
-    let seed = options.seed.unwrap_or(plan.seed);
+    let seeds = Seeds::resolve(options.seed, plan);
     let options = RunOptions {
         topic_suffix: format!("-{tag}"),
         ..options
     };
-    let evidence = engine::run(plan, cluster, &options).await?;
+    let evidence = engine::run(plan, cluster, &options, &seeds).await?;
 
     let settings = CheckSettings {
         duplicate_delivery_allowed: plan.checks.duplicate_delivery_allowed,
@@ -79,7 +79,7 @@ pub async fn execute(
         kafka_version: cluster.kafka_version(),
         bootstrap: cluster.bootstrap_servers(),
     };
-    let mut result = report::build(plan, &run_id, seed, info, &evidence, checks, logs);
+    let mut result = report::build(plan, &run_id, seeds.run(), info, &evidence, checks, logs);
     let history = &evidence.history;
     result.faults = history
         .faults

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::cluster::{Cluster, NodeId, NodeOp};
 use crate::history::{FaultRecord, Micros};
-use crate::scenario::{BrokerTarget, FaultAction, FaultPlan, FaultTarget, Trigger};
+use crate::scenario::{BrokerTarget, FaultAction, FaultPlan, FaultTarget, Seeds, Trigger};
 
 /// A boxed future, as [`Members`] returns them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -55,8 +55,8 @@ pub struct Nemesis<'a> {
     pub acked: &'a (dyn Fn() -> u64 + Sync),
     /// The run's start: fault times are offsets from it (tokio's clock, so tests can pause it).
     pub start: Instant,
-    /// The run's seed.
-    pub seed: u64,
+    /// The run's seeds (its stream "nemesis", one per fault table).
+    pub seeds: Seeds,
 }
 
 impl Nemesis<'_> {
@@ -82,9 +82,7 @@ impl Nemesis<'_> {
         mut stop: watch::Receiver<bool>,
         records: &Mutex<Vec<FaultRecord>>,
     ) {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(
-            self.seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        );
+        let mut rng = rand::rngs::StdRng::seed_from_u64(self.seeds.stream("nemesis", index as u64));
         let first = match fault.trigger {
             Trigger::At(at) => self.start + at,
             Trigger::AfterAcks(n) => loop {
@@ -344,7 +342,7 @@ mod tests {
             members: &NoMembers,
             acked: &|| acked.load(Ordering::Relaxed),
             start: Instant::now(),
-            seed,
+            seeds: Seeds::new(seed),
         };
         let (tx, rx) = watch::channel(false);
         let stopper = async {

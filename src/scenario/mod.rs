@@ -12,6 +12,7 @@
 
 pub mod checks;
 pub mod faults;
+pub mod seeds;
 pub mod shape;
 pub mod units;
 
@@ -25,6 +26,7 @@ use toml::Spanned;
 
 pub use checks::{CheckName, REGRESSION_METRICS, UnknownCheck};
 pub use faults::{BrokerOp, BrokerTarget, FaultAction, FaultPlan, FaultTarget, Need, Trigger};
+pub use seeds::Seeds;
 pub use shape::{KeyDistribution, KeyDistributionError, Template, UnknownTemplate};
 pub use units::Rate;
 
@@ -219,7 +221,7 @@ pub struct Plan {
     pub description: String,
     /// The file it came from.
     pub file: PathBuf,
-    /// Seed for every random choice.
+    /// Seed for every random choice (see [`Seeds`]).
     pub seed: u64,
     /// How long producers send (after warm-up), unless `messages` is set.
     #[serde(with = "humantime_serde")]

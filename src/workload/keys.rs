@@ -12,6 +12,7 @@ use rand_distr::{Distribution, Zipf};
 
 use super::WorkloadError;
 use super::template::uuid_text;
+use crate::scenario::seeds::mix64;
 use crate::scenario::{KeyDistribution, Template};
 
 #[derive(Debug, Clone)]
@@ -111,14 +112,6 @@ pub fn key_string(template: Template, index: u64) -> String {
         Template::Compliance => format!("ws-{index:06}"),
         Template::Raw => format!("key-{index:06}"),
     }
-}
-
-/// The splitmix64 finalizer: a bijection on u64 that mixes every bit into every other.
-pub(super) fn mix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// A version-4-shaped UUID (as two halves) holding all 64 bits of a bijective mix of

@@ -34,7 +34,7 @@ pub use keys::{KeyChooser, key_string};
 pub use partitioner::{murmur2, partition_for_key};
 pub use template::{Generator, key_field, min_size_for_key};
 
-use crate::scenario::ProducerPlan;
+use crate::scenario::{ProducerPlan, Seeds};
 
 /// Why a workload setting was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -48,32 +48,31 @@ pub enum WorkloadError {
 }
 
 /// The value generator of producer instance `id` of `plan` (instances are numbered across
-/// all producer tables, in order) in a run with `seed`.
-pub fn generator(plan: &ProducerPlan, seed: u64, id: u32) -> Generator {
-    Generator::new(plan.template, plan.size, seed ^ (u64::from(id) << 32))
+/// all producer tables, in order) in a run with `seeds` (its stream "generator").
+pub fn generator(plan: &ProducerPlan, seeds: &Seeds, id: u32) -> Generator {
+    let seed = seeds.stream("generator", u64::from(id));
+    Generator::new(plan.template, plan.size, seed)
 }
 
-/// The key chooser of producer instance `id` of `plan` in a run with `seed`.
-pub fn keys(plan: &ProducerPlan, seed: u64, id: u32) -> Result<KeyChooser, WorkloadError> {
-    KeyChooser::new(
-        plan.key_distribution,
-        plan.key_count,
-        seed.wrapping_add(u64::from(id)),
-    )
+/// The key chooser of producer instance `id` of `plan` in a run with `seeds` (its stream
+/// "keys").
+pub fn keys(plan: &ProducerPlan, seeds: &Seeds, id: u32) -> Result<KeyChooser, WorkloadError> {
+    let seed = seeds.stream("keys", u64::from(id));
+    KeyChooser::new(plan.key_distribution, plan.key_count, seed)
 }
 
 /// The key and value of the first message producer instance `id` of `plan` sends in a run
-/// with `seed`.
+/// with `seeds`.
 pub fn first_message(
     plan: &ProducerPlan,
-    seed: u64,
+    seeds: &Seeds,
     id: u32,
 ) -> Result<(String, Vec<u8>), WorkloadError> {
-    let mut keys = keys(plan, seed, id)?;
+    let mut keys = keys(plan, seeds, id)?;
     let index = keys.next();
     let key = keys.key(index, plan.template);
     let mut value = Vec::with_capacity(plan.size);
-    generator(plan, seed, id).value(&key, 0, &mut value);
+    generator(plan, seeds, id).value(&key, 0, &mut value);
     Ok((key, value))
 }
 
@@ -86,14 +85,15 @@ mod tests {
     fn a_producer_instance_s_first_message_is_reproducible() {
         let plan = parse_ok(&valid());
         let p = &plan.producers[0];
-        let (key, value) = first_message(p, 9, 0).unwrap();
+        let seeds = Seeds::new(9);
+        let (key, value) = first_message(p, &seeds, 0).unwrap();
         assert!(key.starts_with("acct-"), "{key}");
         assert_eq!(value.len(), p.size);
         // The same seed and instance give the same message; another instance another.
         assert_eq!(
-            first_message(p, 9, 0).unwrap(),
+            first_message(p, &seeds, 0).unwrap(),
             (key.clone(), value.clone())
         );
-        assert_ne!(first_message(p, 9, 1).unwrap().1, value);
+        assert_ne!(first_message(p, &seeds, 1).unwrap().1, value);
     }
 }

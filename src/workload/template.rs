@@ -19,8 +19,8 @@
 
 #[cfg(doc)]
 use super::keys::key_string;
-use super::keys::mix64;
 use crate::scenario::Template;
+use crate::scenario::seeds::{derive, mix64};
 
 /// The JSON field that holds the message key ("" for [`Template::Raw`], which has none).
 pub fn key_field(template: Template) -> &'static str {
@@ -110,12 +110,7 @@ const PAD_OVERHEAD: usize = PAD_OPEN.len() + PAD_CLOSE.len();
 
 /// The per-message random state: from the seed, the key and the sequence number only.
 fn message_seed(seed: u64, key: &str, seq: u64) -> u64 {
-    // FNV-1a over the key, then mixed with the seed and the sequence number.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key.as_bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    mix64(mix64(seed ^ h) ^ seq)
+    derive(seed, key.as_bytes(), seq)
 }
 
 /// wyrand: a tiny, fast generator, fully specified here so values never change with a
