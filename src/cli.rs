@@ -383,9 +383,10 @@ async fn run_scenarios(args: RunArgs) -> u8 {
     }
     let mut plans = Vec::new();
     for file in &args.scenarios {
-        match kafka_harness::scenario::load(file)
-            .and_then(|plan| plan.check_backend(args.cluster.kind()).map(|()| plan))
-        {
+        match kafka_harness::scenario::load(file).and_then(|plan| {
+            kafka_harness::run::backend::refuse_unsupported(&plan, args.cluster.kind())
+                .map(|()| plan)
+        }) {
             Ok(plan) => plans.push(plan),
             Err(e) => {
                 kafka_harness::note(format!("error: {e}"));

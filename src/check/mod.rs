@@ -125,7 +125,6 @@
 
 use std::cell::OnceCell;
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -148,6 +147,7 @@ mod tests;
 
 use index::DenseIndex;
 
+pub use crate::scenario::{CheckName, UnknownCheck};
 pub use phantom::phantom;
 pub use reads::{duplicate_delivery, lost_delivery, nonmonotonic_poll};
 pub use txn::{aborted_read, exactly_once, torn_transaction};
@@ -312,105 +312,6 @@ impl Default for CheckSettings {
             consumed_topics: Vec::new(),
             pipelines: Vec::new(),
         }
-    }
-}
-
-/// The checks, by the names reports and scenarios use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckName {
-    /// Acknowledged, never in the log.
-    LostWrite,
-    /// One message in the log more than once.
-    DuplicateWrite,
-    /// For one key and producer, log order differs from send order.
-    OrderViolation,
-    /// In the log, never delivered.
-    LostDelivery,
-    /// Delivered more than once.
-    DuplicateDelivery,
-    /// A consumer's offsets went backwards within one assignment.
-    NonmonotonicPoll,
-    /// In the log or delivered, yet no producer sent it.
-    Phantom,
-    /// A record of an aborted transaction was delivered or is visible to read_committed.
-    AbortedRead,
-    /// A committed transaction is only partly visible.
-    TornTransaction,
-    /// A stage's input is not in its output exactly once.
-    ExactlyOnce,
-}
-
-impl CheckName {
-    /// Every check, in report order.
-    pub const ALL: [CheckName; 10] = [
-        CheckName::LostWrite,
-        CheckName::DuplicateWrite,
-        CheckName::OrderViolation,
-        CheckName::LostDelivery,
-        CheckName::DuplicateDelivery,
-        CheckName::NonmonotonicPoll,
-        CheckName::Phantom,
-        CheckName::AbortedRead,
-        CheckName::TornTransaction,
-        CheckName::ExactlyOnce,
-    ];
-
-    /// Whether it judges transactions, so needs a scenario with transactional producers or
-    /// stages (`aborted_read`, `torn_transaction`, `exactly_once`).
-    pub fn needs_transactions(self) -> bool {
-        matches!(
-            self,
-            CheckName::AbortedRead | CheckName::TornTransaction | CheckName::ExactlyOnce
-        )
-    }
-
-    /// Whether it judges deliveries only, so needs a scenario with consumers
-    /// (`lost_delivery`, `duplicate_delivery`, `nonmonotonic_poll`).
-    pub fn needs_consumers(self) -> bool {
-        matches!(
-            self,
-            CheckName::LostDelivery | CheckName::DuplicateDelivery | CheckName::NonmonotonicPoll
-        )
-    }
-
-    /// Its snake_case name, as in `architecture.md`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckName::LostWrite => "lost_write",
-            CheckName::DuplicateWrite => "duplicate_write",
-            CheckName::OrderViolation => "order_violation",
-            CheckName::LostDelivery => "lost_delivery",
-            CheckName::DuplicateDelivery => "duplicate_delivery",
-            CheckName::NonmonotonicPoll => "nonmonotonic_poll",
-            CheckName::Phantom => "phantom",
-            CheckName::AbortedRead => "aborted_read",
-            CheckName::TornTransaction => "torn_transaction",
-            CheckName::ExactlyOnce => "exactly_once",
-        }
-    }
-}
-
-impl fmt::Display for CheckName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A name that is not a check.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown check {0:?}; the checks are lost_write, duplicate_write, order_violation, lost_delivery, duplicate_delivery, nonmonotonic_poll, phantom, aborted_read, torn_transaction, exactly_once"
-)]
-pub struct UnknownCheck(pub String);
-
-impl FromStr for CheckName {
-    type Err = UnknownCheck;
-    fn from_str(s: &str) -> Result<CheckName, UnknownCheck> {
-        CheckName::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| UnknownCheck(s.to_owned()))
     }
 }
 

@@ -21,22 +21,6 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
 use serde::{Deserialize, Serialize};
 
-/// The figures `kafka-harness compare` holds against a baseline, by name: acknowledged
-/// throughput, and ack and end-to-end latency percentiles.
-pub const REGRESSION_METRICS: &[&str] = &[
-    "throughput",
-    "ack_p50",
-    "ack_p90",
-    "ack_p99",
-    "ack_p999",
-    "ack_max",
-    "e2e_p50",
-    "e2e_p90",
-    "e2e_p99",
-    "e2e_p999",
-    "e2e_max",
-];
-
 /// The largest latency recorded exactly (one hour); larger values are clamped.
 const MAX_US: u64 = 3_600_000_000;
 

@@ -15,7 +15,7 @@ use crate::history::latency::Percentiles;
 use crate::report::RunResult;
 
 /// The metrics compared, by the names `regression_limits` uses.
-pub use crate::history::latency::REGRESSION_METRICS as METRICS;
+pub use crate::scenario::REGRESSION_METRICS as METRICS;
 
 /// One metric in both results.
 #[derive(Debug, Clone, PartialEq)]

@@ -31,7 +31,7 @@ use crate::cluster::{Cluster, ClusterError, TopicSpec};
 use crate::driver::{ConsumerEvent, now_us};
 use crate::history::latency::Recorder;
 use crate::history::{History, Log};
-use crate::scenario::Plan;
+use crate::scenario::{Plan, Seeds};
 
 /// Why a run could not be carried out (as opposed to a check failing).
 #[derive(Debug, thiserror::Error)]
@@ -123,13 +123,13 @@ pub struct RunCounts {
     pub consumed: u64,
 }
 
-/// Runs `plan` on `cluster`.
+/// Runs `plan` on `cluster`, every random choice drawn from `seeds`.
 pub async fn run(
     plan: &Plan,
     cluster: &dyn Cluster,
     options: &RunOptions,
+    seeds: &Seeds,
 ) -> Result<Evidence, RunError> {
-    let seed = options.seed.unwrap_or(plan.seed);
     let suffix = &options.topic_suffix;
     let topics: Vec<String> = plan
         .topics
@@ -188,7 +188,7 @@ pub async fn run(
         messages,
         stop_at_us: duration.map(|d| warmup_us + d.as_micros() as u64),
     };
-    let producers = producers::build(plan, cluster, &topics, suffix, seed, limits).await?;
+    let producers = producers::build(plan, cluster, &topics, suffix, seeds, limits).await?;
 
     // Producers, on the run clock; the nemesis on the same clock, until producers are done.
     let run_start = Instant::now();
@@ -208,7 +208,7 @@ pub async fn run(
         members: &members,
         acked: &acked,
         start: run_start.into(),
-        seed,
+        seeds: *seeds,
     };
     let producing = async {
         for task in producer_tasks {

@@ -13,6 +13,7 @@
 //!                   └─ logread     every partition read back: the Log
 //! ```
 
+pub mod backend;
 mod collector;
 pub mod consumers;
 mod drain;
@@ -31,7 +32,7 @@ use result::Artefacts;
 
 use crate::cluster::Cluster;
 use crate::report::{self, ClusterInfo, RunResult};
-use crate::scenario::Plan;
+use crate::scenario::{Plan, Seeds};
 
 /// Runs `plan` on `cluster`, writes `out/<run-id>/` and returns the result and that folder.
 pub async fn execute(
@@ -50,12 +51,12 @@ pub async fn execute(
         path: dir.clone(),
         source: e,
     })?;
-    let seed = options.seed.unwrap_or(plan.seed);
+    let seeds = Seeds::resolve(options.seed, plan);
     let options = RunOptions {
         topic_suffix: format!("-{tag}"),
         ..options
     };
-    let evidence = engine::run(plan, cluster, &options).await?;
+    let evidence = engine::run(plan, cluster, &options, &seeds).await?;
     let checks = result::judge(plan, &evidence);
 
     let histogram_logs = match evidence.recorder.write_logs(&dir, evidence.start_epoch_s) {
@@ -67,7 +68,7 @@ pub async fn execute(
     };
     let artefacts = Artefacts {
         run_id,
-        seed,
+        seed: seeds.run(),
         cluster: ClusterInfo {
             kind: cluster.kind().to_string(),
             brokers: cluster.node_ids().len(),

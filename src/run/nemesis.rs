@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::cluster::{Cluster, ClusterError, NodeId, NodeOp};
 use crate::history::{FaultRecord, Micros};
-use crate::scenario::{BrokerTarget, FaultAction, FaultPlan, FaultTarget, Trigger};
+use crate::scenario::{BrokerTarget, FaultAction, FaultPlan, FaultTarget, Seeds, Trigger};
 
 /// A boxed future, as [`Members`] returns them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -85,8 +85,8 @@ pub struct Nemesis<'a> {
     pub acked: &'a (dyn Fn() -> u64 + Sync),
     /// The run's start: fault times are offsets from it (tokio's clock, so tests can pause it).
     pub start: Instant,
-    /// The run's seed.
-    pub seed: u64,
+    /// The run's seeds (its stream "nemesis", one per fault table).
+    pub seeds: Seeds,
 }
 
 impl Nemesis<'_> {
@@ -112,9 +112,7 @@ impl Nemesis<'_> {
         mut stop: watch::Receiver<bool>,
         records: &Mutex<Vec<FaultRecord>>,
     ) {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(
-            self.seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        );
+        let mut rng = rand::rngs::StdRng::seed_from_u64(self.seeds.stream("nemesis", index as u64));
         let first = match fault.trigger {
             Trigger::At(at) => self.start + at,
             Trigger::AfterAcks(n) => loop {
@@ -162,6 +160,7 @@ impl Nemesis<'_> {
         let started = self.now();
         match (&fault.target, fault.action) {
             (FaultTarget::Broker(target), FaultAction::Broker(op)) => {
+                let op = super::backend::node_op(op);
                 let (node, described) = match self.resolve(target, rng).await {
                     Ok(found) => found,
                     Err((described, why)) => {
@@ -297,7 +296,7 @@ mod tests {
 
     use super::*;
     use crate::cluster::{Capability, ClusterError, ClusterKind};
-    use crate::scenario::FaultTarget;
+    use crate::scenario::{BrokerOp, FaultTarget};
 
     /// A cluster that records what was applied to it.
     #[derive(Default)]
@@ -384,7 +383,7 @@ mod tests {
             members: &NoMembers,
             acked: &|| acked.load(Ordering::Relaxed),
             start: Instant::now(),
-            seed,
+            seeds: Seeds::new(seed),
         };
         let (tx, rx) = watch::channel(false);
         let stopper = async {
@@ -401,7 +400,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn fires_on_schedule_and_undoes_every_firing() {
         let mut kill = fault(
-            FaultAction::Broker(NodeOp::Kill),
+            FaultAction::Broker(BrokerOp::Kill),
             FaultTarget::Broker(BrokerTarget::Leader {
                 topic: 0,
                 partition: 0,
@@ -422,7 +421,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_stop_drops_pending_firings_but_still_undoes() {
         let mut pause = fault(
-            FaultAction::Broker(NodeOp::Pause),
+            FaultAction::Broker(BrokerOp::Pause),
             FaultTarget::Broker(BrokerTarget::Node(3)),
             Trigger::At(Duration::from_secs(1)),
         );
@@ -437,7 +436,7 @@ mod tests {
     async fn ack_triggers_random_targets_and_consumer_faults() {
         let faults = [
             fault(
-                FaultAction::Broker(NodeOp::Terminate),
+                FaultAction::Broker(BrokerOp::Terminate),
                 FaultTarget::Broker(BrokerTarget::Random),
                 Trigger::AfterAcks(50),
             ),

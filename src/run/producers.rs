@@ -23,7 +23,7 @@ use crate::driver::txn::TransactionalProducer;
 use crate::driver::{Done, OutRecord, ProducerDriver, SendOutcome};
 use crate::history::stamp::Stamp;
 use crate::history::{MsgId, TopicId, Txn, TxnOutcome};
-use crate::scenario::{DriverKind, Plan, ProducerPlan, Rate};
+use crate::scenario::{DriverKind, Plan, ProducerPlan, Rate, Seeds};
 use crate::workload::{Generator, KeyChooser, Template};
 
 /// One producer instance, ready to send.
@@ -63,7 +63,7 @@ pub(super) async fn build(
     cluster: &dyn Cluster,
     topics: &[String],
     suffix: &str,
-    seed: u64,
+    seeds: &Seeds,
     limits: Limits,
 ) -> Result<Vec<Producer>, RunError> {
     let total_instances: u32 = plan.producers.iter().map(|p| p.instances).sum();
@@ -85,7 +85,9 @@ pub(super) async fn build(
                         transactional_id,
                         every: t.every as usize,
                         abort_ratio: t.abort_ratio,
-                        rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0x7478_6e00 ^ u64::from(id)),
+                        rng: rand::rngs::StdRng::seed_from_u64(
+                            seeds.stream("txn-aborts", u64::from(id)),
+                        ),
                         batch: Vec::new(),
                     })
                 }
@@ -98,8 +100,8 @@ pub(super) async fn build(
                 id,
                 topic_id: p.topic as TopicId,
                 topic: topics[p.topic].clone(),
-                generator: p.generator(seed, id),
-                keys: p.keys(seed, id).map_err(|e| failed(p, e))?,
+                generator: crate::workload::generator(p, seeds, id),
+                keys: crate::workload::keys(p, seeds, id).map_err(|e| failed(p, e))?,
                 template: p.template,
                 rate: match p.rate {
                     Rate::PerSecond(r) => Some(r / f64::from(p.instances)),

@@ -16,7 +16,7 @@ use crate::report::{
     ClusterInfo, Counts, Fault, HostInfo, Latency, MessageSample, RunResult, Spectra, Throughput,
     Transactions,
 };
-use crate::scenario::Plan;
+use crate::scenario::{Plan, Seeds};
 
 /// Bytes of a sample value kept in the result.
 const SAMPLE_BYTES: usize = 2048;
@@ -203,11 +203,12 @@ fn partition_counts(evidence: &Evidence) -> BTreeMap<String, u64> {
 
 /// The first message of each producer table's first instance in a run with `seed`.
 fn samples(plan: &Plan, seed: u64) -> Vec<MessageSample> {
+    let seeds = Seeds::new(seed);
     plan.producers
         .iter()
         .zip(plan.first_producer_ids())
         .filter_map(|(p, id)| {
-            let (key, value) = p.first_message(seed, id).ok()?;
+            let (key, value) = crate::workload::first_message(p, &seeds, id).ok()?;
             let mut text = String::from_utf8_lossy(&value[..value.len().min(SAMPLE_BYTES)]);
             if value.len() > SAMPLE_BYTES {
                 text.to_mut().push('…');

@@ -18,13 +18,13 @@
 //! Consumer faults name a consumer table with `consumer = "workers"`. Every choice the
 //! nemesis makes at run time (a random node, which member to remove) comes from the seed.
 
+use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::{ConsumerPlan, DriverKind, Locator, ScenarioError, TopicPlan, in_range, units};
-use crate::cluster::{Capability, NodeId, NodeOp};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,11 +42,54 @@ pub(super) struct RawFault {
     delay: Option<Spanned<String>>,
 }
 
+/// What a broker fault does to its node (the nemesis applies it as the cluster's operation
+/// of the same name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BrokerOp {
+    /// SIGKILL: no shutdown, no flush.
+    Kill,
+    /// SIGTERM (controlled shutdown).
+    Terminate,
+    /// Start a stopped node again.
+    Restart,
+    /// SIGSTOP: the process is frozen, its sockets stay open.
+    Pause,
+    /// SIGCONT after a pause.
+    Resume,
+    /// Hold every response of the node this long.
+    Delay(Duration),
+}
+
+impl fmt::Display for BrokerOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BrokerOp::Kill => "kill",
+            BrokerOp::Terminate => "terminate",
+            BrokerOp::Restart => "restart",
+            BrokerOp::Pause => "pause",
+            BrokerOp::Resume => "resume",
+            BrokerOp::Delay(_) => "delay",
+        })
+    }
+}
+
+/// Something a fault needs of the cluster backend; which backends can do it is theirs to
+/// say (`run::backend` compares the two before a run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Applying this operation to a node.
+    Apply(BrokerOp),
+    /// Undoing this operation (`restart_after`): restarting, resuming, removing a delay.
+    Undo(BrokerOp),
+    /// Asking which node is the active controller (`target = "controller"`).
+    ControllerQuery,
+}
+
 /// What a fault does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultAction {
     /// An operation on a broker.
-    Broker(NodeOp),
+    Broker(BrokerOp),
     /// One more member joins a consumer group.
     AddConsumer,
     /// A member leaves its group gracefully.
@@ -77,8 +120,8 @@ impl Serialize for FaultAction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BrokerTarget {
-    /// A fixed node id.
-    Node(NodeId),
+    /// A fixed node id (the cluster's, from 1).
+    Node(i32),
     /// The leader of a partition at that moment.
     Leader {
         /// Index into [`super::Plan::topics`].
@@ -136,17 +179,17 @@ pub struct FaultPlan {
 }
 
 impl FaultPlan {
-    /// The cluster capabilities it needs.
-    pub fn needs(&self) -> Vec<Capability> {
+    /// What it needs of the cluster backend, in the order the nemesis needs it.
+    pub fn needs(&self) -> Vec<Need> {
         let mut needs = Vec::new();
         if let FaultAction::Broker(op) = self.action {
-            needs.push(op.capability());
+            needs.push(Need::Apply(op));
             if self.undo_after.is_some() {
-                needs.push(op.undo().capability());
+                needs.push(Need::Undo(op));
             }
         }
         if self.target == FaultTarget::Broker(BrokerTarget::Controller) {
-            needs.push(Capability::ControllerQuery);
+            needs.push(Need::ControllerQuery);
         }
         needs
     }
@@ -175,11 +218,11 @@ pub(super) fn validate(
     for (i, r) in raw.iter().enumerate() {
         let f = |name: &str| format!("faults[{i}].{name}");
         let action = match r.action.get_ref().as_str() {
-            "kill" => FaultAction::Broker(NodeOp::Kill),
-            "terminate" => FaultAction::Broker(NodeOp::Terminate),
-            "restart" => FaultAction::Broker(NodeOp::Restart),
-            "pause" => FaultAction::Broker(NodeOp::Pause),
-            "resume" => FaultAction::Broker(NodeOp::Resume),
+            "kill" => FaultAction::Broker(BrokerOp::Kill),
+            "terminate" => FaultAction::Broker(BrokerOp::Terminate),
+            "restart" => FaultAction::Broker(BrokerOp::Restart),
+            "pause" => FaultAction::Broker(BrokerOp::Pause),
+            "resume" => FaultAction::Broker(BrokerOp::Resume),
             "delay" => {
                 let Some(d) = &r.delay else {
                     return Err(at.field(
@@ -190,7 +233,7 @@ pub(super) fn validate(
                 };
                 let by =
                     units::duration(d.get_ref()).map_err(|rule| at.field(&f("delay"), d, &rule))?;
-                FaultAction::Broker(NodeOp::Delay(by))
+                FaultAction::Broker(BrokerOp::Delay(by))
             }
             "add_consumer" => FaultAction::AddConsumer,
             "remove_consumer" => FaultAction::RemoveConsumer,
@@ -297,7 +340,7 @@ pub(super) fn validate(
         }
         if let (Some(d), false) = (
             &r.delay,
-            matches!(action, FaultAction::Broker(NodeOp::Delay(_))),
+            matches!(action, FaultAction::Broker(BrokerOp::Delay(_))),
         ) {
             return Err(at.field(&f("delay"), d, "only action = \"delay\" takes a delay"));
         }
@@ -305,7 +348,7 @@ pub(super) fn validate(
         if let Some(u) = &r.restart_after {
             match action {
                 FaultAction::Broker(
-                    NodeOp::Kill | NodeOp::Terminate | NodeOp::Pause | NodeOp::Delay(_),
+                    BrokerOp::Kill | BrokerOp::Terminate | BrokerOp::Pause | BrokerOp::Delay(_),
                 ) => {}
                 _ => {
                     return Err(at.field(
@@ -362,7 +405,7 @@ fn broker_target(
                     &format!("node ids run from 1 to {brokers} (cluster.brokers)"),
                 ));
             }
-            BrokerTarget::Node(*id as NodeId)
+            BrokerTarget::Node(*id as i32)
         }
         toml::Value::String(s) if s == "leader" => {
             let Some(topic) = &r.topic else {

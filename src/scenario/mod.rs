@@ -10,7 +10,10 @@
 //! straight to the Kafka client; harness keys never mix with them. The keys are documented
 //! in `docs/scenarios.md`.
 
+pub mod checks;
 pub mod faults;
+pub mod seeds;
+pub mod shape;
 pub mod units;
 
 use std::collections::BTreeMap;
@@ -21,9 +24,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::check::CheckName;
-use crate::workload::{Generator, KeyChooser, KeyDistribution, Template, WorkloadError};
-pub use faults::{BrokerTarget, FaultAction, FaultPlan, FaultTarget, Trigger};
+pub use checks::{CheckName, REGRESSION_METRICS, UnknownCheck};
+pub use faults::{BrokerOp, BrokerTarget, FaultAction, FaultPlan, FaultTarget, Need, Trigger};
+pub use seeds::Seeds;
+pub use shape::{KeyDistribution, KeyDistributionError, Template, UnknownTemplate};
 pub use units::Rate;
 
 /// A scenario that failed to parse or validate.
@@ -217,7 +221,7 @@ pub struct Plan {
     pub description: String,
     /// The file it came from.
     pub file: PathBuf,
-    /// Seed for every random choice.
+    /// Seed for every random choice (see [`Seeds`]).
     pub seed: u64,
     /// How long producers send (after warm-up), unless `messages` is set.
     #[serde(with = "humantime_serde")]
@@ -247,26 +251,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Refuses a scenario whose faults the cluster backend `kind` cannot apply, naming the
-    /// fault's place in the file and what the backend can do.
-    pub fn check_backend(&self, kind: crate::cluster::ClusterKind) -> Result<(), ScenarioError> {
-        let can = kind.capabilities();
-        for (i, fault) in self.faults.iter().enumerate() {
-            if let Some(missing) = fault.needs().into_iter().find(|n| !can.contains(n)) {
-                return Err(ScenarioError {
-                    file: self.file.clone(),
-                    line: fault.position.0,
-                    column: fault.position.1,
-                    message: format!(
-                        "`faults[{i}]` ({}) needs {missing:?}, which the {kind} cluster cannot do (it can: {can:?}); run it with --cluster embedded",
-                        fault.action.name()
-                    ),
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// The first consumer table of the group `table` belongs to (same group id and topic),
     /// which stands for the whole group; a table without a group stands for itself.
     pub fn reader_index(&self, table: usize) -> usize {
@@ -297,33 +281,6 @@ impl Plan {
     /// Whether any producer or stage uses transactions.
     pub fn has_transactions(&self) -> bool {
         !self.stages.is_empty() || self.producers.iter().any(|p| p.transactions.is_some())
-    }
-}
-
-impl ProducerPlan {
-    /// The value generator of producer instance `id` (instances are numbered across all
-    /// producer tables, in order) in a run with `seed`.
-    pub fn generator(&self, seed: u64, id: u32) -> Generator {
-        Generator::new(self.template, self.size, seed ^ (u64::from(id) << 32))
-    }
-
-    /// The key chooser of producer instance `id` in a run with `seed`.
-    pub fn keys(&self, seed: u64, id: u32) -> Result<KeyChooser, WorkloadError> {
-        KeyChooser::new(
-            self.key_distribution,
-            self.key_count,
-            seed.wrapping_add(u64::from(id)),
-        )
-    }
-
-    /// The key and value of the first message instance `id` sends in a run with `seed`.
-    pub fn first_message(&self, seed: u64, id: u32) -> Result<(String, Vec<u8>), WorkloadError> {
-        let mut keys = self.keys(seed, id)?;
-        let index = keys.next();
-        let key = keys.key(index, self.template);
-        let mut value = Vec::with_capacity(self.size);
-        self.generator(seed, id).value(&key, 0, &mut value);
-        Ok((key, value))
     }
 }
 
@@ -699,12 +656,12 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
             at.field(
                 &f("template"),
                 &p.template,
-                "expected one of audit, auth, webhook, invoice, compliance, raw",
+                &format!("expected one of {}", Template::names()),
             )
         })?;
         let size =
             units::size(p.size.get_ref()).map_err(|rule| at.field(&f("size"), &p.size, &rule))?;
-        let min = crate::workload::min_size(template);
+        let min = template.min_size();
         if size < min || size > 16 << 20 {
             return Err(at.field(
                 &f("size"),
@@ -713,37 +670,19 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
             ));
         }
         let key_count = in_range(at, &f("keys.count"), &p.keys.count, 1..=1_000_000_000)? as u64;
-        let key_distribution = match (p.keys.distribution.get_ref().as_str(), &p.keys.exponent) {
-            ("zipf", exponent) => {
-                let value = exponent.as_ref().map_or(1.0, |e| *e.get_ref());
-                if let Some(e) = exponent
-                    && !(value > 0.0 && value.is_finite())
-                {
-                    return Err(at.field(
-                        &f("keys.exponent"),
-                        e,
-                        "the zipf exponent must be a positive number like 1.1",
-                    ));
-                }
-                KeyDistribution::Zipf { exponent: value }
-            }
-            ("uniform" | "sequential", Some(e)) => {
-                return Err(at.field(
-                    &f("keys.exponent"),
-                    e,
-                    "an exponent applies only to distribution = \"zipf\"; remove it",
-                ));
-            }
-            ("uniform", None) => KeyDistribution::Uniform,
-            ("sequential", None) => KeyDistribution::Sequential,
-            _ => {
-                return Err(at.field(
-                    &f("keys.distribution"),
-                    &p.keys.distribution,
-                    "expected \"uniform\", \"zipf\" or \"sequential\"",
-                ));
-            }
-        };
+        let exponent = p.keys.exponent.as_ref();
+        let key_distribution = KeyDistribution::from_parts(
+            p.keys.distribution.get_ref(),
+            exponent.map(|e| *e.get_ref()),
+        )
+        .map_err(|e| match (e, exponent) {
+            (KeyDistributionError::UnknownName, _) | (_, None) => at.field(
+                &f("keys.distribution"),
+                &p.keys.distribution,
+                &e.to_string(),
+            ),
+            (_, Some(x)) => at.field(&f("keys.exponent"), x, &e.to_string()),
+        })?;
         let rate =
             units::rate(p.rate.get_ref()).map_err(|rule| at.field(&f("rate"), &p.rate, &rule))?;
         let max_in_flight = match &p.max_in_flight {
@@ -1027,13 +966,13 @@ fn validate_checks(
     let mut regression = BTreeMap::new();
     for (metric, limit) in &raw.regression {
         let field = format!("checks.regression.{metric}");
-        if !crate::history::latency::REGRESSION_METRICS.contains(&metric.as_str()) {
+        if !REGRESSION_METRICS.contains(&metric.as_str()) {
             return Err(at.field(
                 &field,
                 limit,
                 &format!(
                     "unknown metric; expected one of {}",
-                    crate::history::latency::REGRESSION_METRICS.join(", ")
+                    REGRESSION_METRICS.join(", ")
                 ),
             ));
         }
@@ -1056,4 +995,4 @@ fn validate_checks(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

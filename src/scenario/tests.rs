@@ -10,8 +10,6 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
-use crate::check::CheckName;
-use crate::workload::{KeyDistribution, Template};
 
 const FILE: &str = "scenarios/test.toml";
 
@@ -107,7 +105,7 @@ anomalies = ["lost_write", "duplicate_write", "order_violation", "phantom"]
 ack_p99 = "250ms"
 "#;
 
-fn valid() -> String {
+pub(crate) fn valid() -> String {
     [HEAD, CLUSTER, TOPICS, PRODUCERS, CONSUMERS, CHECKS].concat()
 }
 
@@ -125,13 +123,13 @@ fn valid_with(from: &str, to: &str) -> String {
 }
 
 #[track_caller]
-fn parse_ok(text: &str) -> Plan {
+pub(crate) fn parse_ok(text: &str) -> Plan {
     parse(Path::new(FILE), text).unwrap_or_else(|e| panic!("{e}\n--- text:\n{text}"))
 }
 
 /// The 1-based line and column (in characters) of the `nth` occurrence of `needle`.
 #[track_caller]
-fn position(text: &str, needle: &str, nth: usize) -> (usize, usize) {
+pub(crate) fn position(text: &str, needle: &str, nth: usize) -> (usize, usize) {
     let (byte, _) = text
         .match_indices(needle)
         .nth(nth)
@@ -794,7 +792,7 @@ fn a_bad_size_is_refused() {
 
 #[test]
 fn a_size_below_the_template_minimum_is_refused() {
-    let min = crate::workload::min_size(Template::Webhook);
+    let min = Template::Webhook.min_size();
     assert!(min > 10);
     let text = valid_with(r#"size = "1KiB""#, r#"size = "10B""#);
     fails_at(
@@ -1288,7 +1286,7 @@ target = 2
 at = "1m"
 "#;
 
-fn with_faults() -> String {
+pub(crate) fn with_faults() -> String {
     [valid().as_str(), FAULTS].concat()
 }
 
@@ -1297,10 +1295,7 @@ fn faults_parse_into_the_schedule() {
     let plan = parse_ok(&with_faults());
     assert_eq!(plan.faults.len(), 3);
     let kill = &plan.faults[0];
-    assert_eq!(
-        kill.action,
-        FaultAction::Broker(crate::cluster::NodeOp::Kill)
-    );
+    assert_eq!(kill.action, FaultAction::Broker(BrokerOp::Kill));
     assert_eq!(
         kill.target,
         FaultTarget::Broker(BrokerTarget::Leader {
@@ -1404,27 +1399,6 @@ fn bad_faults_are_refused_where_they_are_written() {
     );
 }
 
-#[test]
-fn faults_the_backend_cannot_apply_are_refused_before_a_run() {
-    use crate::cluster::ClusterKind;
-    let text = with_faults();
-    let plan = parse_ok(&text);
-    assert!(plan.check_backend(ClusterKind::Embedded).is_ok());
-    let e = plan.check_backend(ClusterKind::External).unwrap_err();
-    let (line, column) = position(&text, "\"kill\"", 0);
-    assert_eq!((e.line, e.column), (line, column), "{e}");
-    assert!(
-        e.message.contains("faults[0]") && e.message.contains("external"),
-        "{e}"
-    );
-    assert!(e.message.contains("--cluster embedded"), "{e}");
-    let e = plan.check_backend(ClusterKind::Mock).unwrap_err();
-    assert!(
-        e.message.contains("faults[2]") && e.message.contains("Pause"),
-        "{e}"
-    );
-}
-
 const TRANSACTIONAL: &str = r#"
 [producers.transactions]
 every = 100
@@ -1506,18 +1480,12 @@ fn regression_limits_are_percentages_of_known_metrics() {
 }
 
 #[test]
-fn instances_are_numbered_across_tables_and_their_first_message_is_reproducible() {
+fn instances_are_numbered_across_tables() {
+    // Their first messages are tested with the workload (`workload::tests`).
     let mut plan = parse_ok(&valid());
     let mut second = plan.producers[0].clone();
     second.name = "second".into();
     second.instances = 3;
     plan.producers.push(second);
     assert_eq!(plan.first_producer_ids(), [0, 2]);
-    let p = &plan.producers[0];
-    let (key, value) = p.first_message(9, 0).unwrap();
-    assert!(key.starts_with("acct-"), "{key}");
-    assert_eq!(value.len(), p.size);
-    // The same seed and instance give the same message; another instance another.
-    assert_eq!(p.first_message(9, 0).unwrap(), (key.clone(), value.clone()));
-    assert_ne!(p.first_message(9, 1).unwrap().1, value);
 }

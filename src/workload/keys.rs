@@ -6,72 +6,14 @@
 //! 1, and so on. Key strings depend on the index and the template only, never on the seed,
 //! so the same index names the same key in every run.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 
 use super::WorkloadError;
-use super::template::{Template, uuid_text};
-
-/// How often each key index is drawn.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyDistribution {
-    /// Every index equally likely.
-    Uniform,
-    /// Index `i` drawn with probability proportional to `1 / (i + 1)^exponent`.
-    Zipf {
-        /// The skew: 0 is uniform, 1 is classic Zipf, larger is more skewed.
-        exponent: f64,
-    },
-    /// 0, 1, ..., count - 1, then 0 again.
-    Sequential,
-}
-
-impl fmt::Display for KeyDistribution {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyDistribution::Uniform => f.write_str("uniform"),
-            KeyDistribution::Zipf { exponent } => write!(f, "zipf:{exponent}"),
-            KeyDistribution::Sequential => f.write_str("sequential"),
-        }
-    }
-}
-
-impl FromStr for KeyDistribution {
-    type Err = WorkloadError;
-
-    /// Parses `uniform`, `sequential`, `zipf` (exponent 1) or `zipf:EXPONENT`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let unknown = || WorkloadError::UnknownDistribution(s.to_string());
-        let lower = s.trim().to_ascii_lowercase();
-        match lower.as_str() {
-            "uniform" => Ok(KeyDistribution::Uniform),
-            "sequential" => Ok(KeyDistribution::Sequential),
-            "zipf" => Ok(KeyDistribution::Zipf { exponent: 1.0 }),
-            other => {
-                let exponent = other
-                    .strip_prefix("zipf:")
-                    .ok_or_else(unknown)?
-                    .parse::<f64>()
-                    .map_err(|_| unknown())?;
-                check_exponent(exponent)?;
-                Ok(KeyDistribution::Zipf { exponent })
-            }
-        }
-    }
-}
-
-fn check_exponent(exponent: f64) -> Result<(), WorkloadError> {
-    if exponent.is_finite() && exponent >= 0.0 {
-        Ok(())
-    } else {
-        Err(WorkloadError::BadExponent(exponent))
-    }
-}
+use super::template::uuid_text;
+use crate::scenario::seeds::mix64;
+use crate::scenario::{KeyDistribution, Template};
 
 #[derive(Debug, Clone)]
 enum Sampler {
@@ -90,7 +32,8 @@ pub struct KeyChooser {
 }
 
 impl KeyChooser {
-    /// A chooser over `count` keys; fails for `count == 0` or a bad Zipf exponent.
+    /// A chooser over `count` keys; fails for `count == 0` or a Zipf exponent the scenario
+    /// would refuse ([`KeyDistribution::check`]).
     pub fn new(dist: KeyDistribution, count: u64, seed: u64) -> Result<KeyChooser, WorkloadError> {
         if count == 0 {
             return Err(WorkloadError::NoKeys);
@@ -99,7 +42,8 @@ impl KeyChooser {
             KeyDistribution::Uniform => Sampler::Uniform,
             KeyDistribution::Sequential => Sampler::Sequential { next: 0 },
             KeyDistribution::Zipf { exponent } => {
-                check_exponent(exponent)?;
+                dist.check()
+                    .map_err(|_| WorkloadError::BadExponent(exponent))?;
                 // Rejection-inversion sampling (Hörmann and Derflinger): O(1) per draw, no
                 // table, exact for any count.
                 Sampler::Zipf(
@@ -168,14 +112,6 @@ pub fn key_string(template: Template, index: u64) -> String {
         Template::Compliance => format!("ws-{index:06}"),
         Template::Raw => format!("key-{index:06}"),
     }
-}
-
-/// The splitmix64 finalizer: a bijection on u64 that mixes every bit into every other.
-pub(super) fn mix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// A version-4-shaped UUID (as two halves) holding all 64 bits of a bijective mix of
@@ -294,7 +230,7 @@ mod tests {
             KeyChooser::new(KeyDistribution::Uniform, 0, 0).err(),
             Some(WorkloadError::NoKeys)
         );
-        for exponent in [-0.5, f64::INFINITY] {
+        for exponent in [0.0, -0.5, f64::INFINITY] {
             assert_eq!(
                 KeyChooser::new(KeyDistribution::Zipf { exponent }, 10, 0).err(),
                 Some(WorkloadError::BadExponent(exponent))
@@ -304,33 +240,6 @@ mod tests {
             KeyChooser::new(KeyDistribution::Zipf { exponent: f64::NAN }, 10, 0),
             Err(WorkloadError::BadExponent(_))
         ));
-    }
-
-    #[test]
-    fn distributions_parse_and_print() {
-        for (text, dist) in [
-            ("uniform", KeyDistribution::Uniform),
-            ("sequential", KeyDistribution::Sequential),
-            ("zipf", KeyDistribution::Zipf { exponent: 1.0 }),
-            ("Zipf:1.25", KeyDistribution::Zipf { exponent: 1.25 }),
-        ] {
-            let parsed: KeyDistribution = text.parse().expect(text);
-            assert_eq!(parsed, dist);
-            assert_eq!(dist.to_string().parse::<KeyDistribution>(), Ok(dist));
-        }
-        assert!(matches!(
-            "zipf:-1".parse::<KeyDistribution>(),
-            Err(WorkloadError::BadExponent(_))
-        ));
-        for bad in ["", "zipf:", "zipf:x", "gauss", "uniform:2"] {
-            assert!(
-                matches!(
-                    bad.parse::<KeyDistribution>(),
-                    Err(WorkloadError::UnknownDistribution(_))
-                ),
-                "{bad:?}"
-            );
-        }
     }
 
     fn is_uuid_v4(s: &str) -> bool {

@@ -7,8 +7,8 @@
 //! - **template** ([`Template`]): the shape of each value: an audit entry, an
 //!   authentication event, a webhook event, an invoice event, a compliance update, or raw
 //!   random bytes. A [`Generator`] writes values of exactly the requested size (see
-//!   [`min_size`]), deterministic for (seed, key, sequence number), so a checker can
-//!   regenerate any value from what it knows.
+//!   [`Template::min_size`]), deterministic for (seed, key, sequence number), so a checker
+//!   can regenerate any value from what it knows.
 //! - **keys** ([`KeyChooser`]): how many distinct keys and how often each is used
 //!   ([`KeyDistribution`]: uniform, Zipf-skewed with key 0 the hottest, or sequential). Keys
 //!   are stable realistic strings per index (request ids, `acct-000042`, `INV-000042`,
@@ -20,30 +20,80 @@
 //!   KeyChooser::next ──index──> KeyChooser::key ──key──┬─> Generator::value(key, seq) ──> value
 //!                                                       └─> partition_for_key ──> partition
 //! ```
+//!
+//! [`Template`] and [`KeyDistribution`] are the scenario's values (`crate::scenario`, where
+//! their names are parsed and their rules checked); this module turns them into generators
+//! and parses no text.
 
 pub mod keys;
 pub mod partitioner;
 pub mod template;
 
-pub use keys::{KeyChooser, KeyDistribution, key_string};
+pub use crate::scenario::{KeyDistribution, Template};
+pub use keys::{KeyChooser, key_string};
 pub use partitioner::{murmur2, partition_for_key};
-pub use template::{Generator, Template, key_field, min_size, min_size_for_key};
+pub use template::{Generator, key_field, min_size_for_key};
+
+use crate::scenario::{ProducerPlan, Seeds};
 
 /// Why a workload setting was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WorkloadError {
-    /// A template name that is not one of [`Template::ALL`].
-    #[error(
-        "unknown template {0:?}: expected one of audit, auth, webhook, invoice, compliance, raw"
-    )]
-    UnknownTemplate(String),
-    /// A key distribution that does not parse.
-    #[error("unknown key distribution {0:?}: expected uniform, sequential, zipf or zipf:EXPONENT")]
-    UnknownDistribution(String),
     /// A key count of zero.
     #[error("the key count must be at least 1")]
     NoKeys,
-    /// A Zipf exponent that is negative, infinite or NaN.
-    #[error("the Zipf exponent must be finite and >= 0, not {0}")]
+    /// A Zipf exponent that is not a finite positive number (see [`KeyDistribution::check`]).
+    #[error("the Zipf exponent must be a finite positive number, not {0}")]
     BadExponent(f64),
+}
+
+/// The value generator of producer instance `id` of `plan` (instances are numbered across
+/// all producer tables, in order) in a run with `seeds` (its stream "generator").
+pub fn generator(plan: &ProducerPlan, seeds: &Seeds, id: u32) -> Generator {
+    let seed = seeds.stream("generator", u64::from(id));
+    Generator::new(plan.template, plan.size, seed)
+}
+
+/// The key chooser of producer instance `id` of `plan` in a run with `seeds` (its stream
+/// "keys").
+pub fn keys(plan: &ProducerPlan, seeds: &Seeds, id: u32) -> Result<KeyChooser, WorkloadError> {
+    let seed = seeds.stream("keys", u64::from(id));
+    KeyChooser::new(plan.key_distribution, plan.key_count, seed)
+}
+
+/// The key and value of the first message producer instance `id` of `plan` sends in a run
+/// with `seeds`.
+pub fn first_message(
+    plan: &ProducerPlan,
+    seeds: &Seeds,
+    id: u32,
+) -> Result<(String, Vec<u8>), WorkloadError> {
+    let mut keys = keys(plan, seeds, id)?;
+    let index = keys.next();
+    let key = keys.key(index, plan.template);
+    let mut value = Vec::with_capacity(plan.size);
+    generator(plan, seeds, id).value(&key, 0, &mut value);
+    Ok((key, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::tests::{parse_ok, valid};
+
+    #[test]
+    fn a_producer_instance_s_first_message_is_reproducible() {
+        let plan = parse_ok(&valid());
+        let p = &plan.producers[0];
+        let seeds = Seeds::new(9);
+        let (key, value) = first_message(p, &seeds, 0).unwrap();
+        assert!(key.starts_with("acct-"), "{key}");
+        assert_eq!(value.len(), p.size);
+        // The same seed and instance give the same message; another instance another.
+        assert_eq!(
+            first_message(p, &seeds, 0).unwrap(),
+            (key.clone(), value.clone())
+        );
+        assert_ne!(first_message(p, &seeds, 1).unwrap().1, value);
+    }
 }

@@ -17,70 +17,10 @@
 //! rather than to nothing. Values are written by hand into a reused buffer (no allocation,
 //! no serde per message) and are a pure function of (seed, key, sequence number).
 
-use std::fmt;
-use std::str::FromStr;
-
-use super::WorkloadError;
-use super::keys::{key_string, mix64};
-
-/// The shape of the message values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Template {
-    /// An HTTP middleware's audit entry (`AuditEntry`), keyed by its request id.
-    Audit,
-    /// A login success or failure (`AuthEvent`), keyed by its request id.
-    Auth,
-    /// An application event for webhook delivery, keyed by `account_id`.
-    Webhook,
-    /// An invoice lifecycle event, keyed by `invoiceId`.
-    Invoice,
-    /// A regulatory compliance update for a workspace, keyed by `workspaceId`.
-    Compliance,
-    /// Random bytes, not JSON.
-    Raw,
-}
-
-impl Template {
-    /// Every template.
-    pub const ALL: [Template; 6] = [
-        Template::Audit,
-        Template::Auth,
-        Template::Webhook,
-        Template::Invoice,
-        Template::Compliance,
-        Template::Raw,
-    ];
-
-    /// Its lowercase name, as printed and parsed.
-    pub fn name(self) -> &'static str {
-        match self {
-            Template::Audit => "audit",
-            Template::Auth => "auth",
-            Template::Webhook => "webhook",
-            Template::Invoice => "invoice",
-            Template::Compliance => "compliance",
-            Template::Raw => "raw",
-        }
-    }
-}
-
-impl fmt::Display for Template {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Template {
-    type Err = WorkloadError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Template::ALL
-            .into_iter()
-            .find(|t| t.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| WorkloadError::UnknownTemplate(s.to_string()))
-    }
-}
+#[cfg(doc)]
+use super::keys::key_string;
+use crate::scenario::Template;
+use crate::scenario::seeds::{derive, mix64};
 
 /// The JSON field that holds the message key ("" for [`Template::Raw`], which has none).
 pub fn key_field(template: Template) -> &'static str {
@@ -91,13 +31,6 @@ pub fn key_field(template: Template) -> &'static str {
         Template::Compliance => "workspaceId",
         Template::Raw => "",
     }
-}
-
-/// The smallest size that [`Generator::value`] meets exactly for every key [`key_string`]
-/// makes (any index); 0 for [`Template::Raw`].
-pub fn min_size(template: Template) -> usize {
-    // The longest generated key: a UUID, or the prefix and all 20 digits of u64::MAX.
-    min_size_for_key(template, &key_string(template, u64::MAX))
 }
 
 /// The smallest size that [`Generator::value`] meets exactly for this key, whatever the
@@ -142,7 +75,7 @@ impl Generator {
     /// Replaces `out` with the value of message `seq` with key `key`.
     ///
     /// The value is exactly [`size`](Self::size) bytes when that is at least
-    /// [`min_size_for_key`] (always the case from [`min_size`] up, for keys made by
+    /// [`min_size_for_key`] (always the case from [`Template::min_size`] up, for keys made by
     /// [`key_string`]). A smaller size cannot hold the fields: the value is then the shortest
     /// this key and message give (with an empty pad), at most `min_size_for_key` bytes. The
     /// bytes depend only on the generator's template, size and seed, and on `key` and `seq`.
@@ -177,12 +110,7 @@ const PAD_OVERHEAD: usize = PAD_OPEN.len() + PAD_CLOSE.len();
 
 /// The per-message random state: from the seed, the key and the sequence number only.
 fn message_seed(seed: u64, key: &str, seq: u64) -> u64 {
-    // FNV-1a over the key, then mixed with the seed and the sequence number.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key.as_bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    mix64(mix64(seed ^ h) ^ seq)
+    derive(seed, key.as_bytes(), seq)
 }
 
 /// wyrand: a tiny, fast generator, fully specified here so values never change with a
@@ -890,6 +818,7 @@ fn compliance<S: Sink>(s: &mut S, key: &str, seq: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::key_string;
     use proptest::prelude::*;
     use serde_json::Value;
 
@@ -989,10 +918,25 @@ mod tests {
         }
     }
 
+    /// The smallest size met exactly for every key [`key_string`] makes (any index).
+    fn measured_min_size(template: Template) -> usize {
+        // The longest generated key: a UUID, or the prefix and all 20 digits of u64::MAX.
+        min_size_for_key(template, &key_string(template, u64::MAX))
+    }
+
+    #[test]
+    fn the_scenario_minimum_is_the_measured_one() {
+        // If a template changed, copy the measured sizes into `Template::min_size`.
+        assert_eq!(
+            Template::ALL.map(Template::min_size),
+            Template::ALL.map(measured_min_size)
+        );
+    }
+
     #[test]
     fn min_size_is_exact_for_generated_keys_at_every_size_up_to_64k() {
         for t in Template::ALL {
-            let min = min_size(t);
+            let min = t.min_size();
             for index in [0, 1, 42, 999_999, 1_000_000, u64::MAX] {
                 let key = key_string(t, index);
                 assert!(min_size_for_key(t, &key) <= min, "{t} {key}");
@@ -1005,7 +949,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(min_size(Template::Raw), 0);
+        assert_eq!(measured_min_size(Template::Raw), 0);
     }
 
     #[test]
@@ -1224,15 +1168,7 @@ mod tests {
     }
 
     #[test]
-    fn names_parse_and_print() {
-        for t in Template::ALL {
-            assert_eq!(t.to_string().parse::<Template>(), Ok(t));
-            assert_eq!(t.name().to_uppercase().parse::<Template>(), Ok(t));
-        }
-        assert_eq!(
-            "json".parse::<Template>(),
-            Err(WorkloadError::UnknownTemplate("json".into()))
-        );
+    fn raw_has_no_key_field() {
         assert_eq!(key_field(Template::Raw), "");
     }
 
