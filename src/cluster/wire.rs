@@ -7,21 +7,39 @@
 //! ```text
 //!   metadata(addr)        Metadata v4        -> brokers, controller id, topics, leaders, ISR
 //!   describe_quorum(addr) DescribeQuorum v0  -> leader of __cluster_metadata (the controller)
+//!
+//!   request:  size (i32) | RequestHeader (api key, version, correlation id, client id) | body
+//!   response: size (i32) | ResponseHeader (correlation id)                             | body
 //! ```
 //!
+//! Messages are encoded and decoded by `kafka-protocol` rather than by hand: it is generated
+//! from Kafka's own message schemas. This module frames them, checks them and turns them into
+//! the small types below.
 //! Versions are chosen to be served by Kafka 3.x and 4.x alike (4.0 removed Metadata v0-v3).
-//! Every read is bounds-checked: a short or malformed response is a [`WireError`], never a
-//! panic. One request per connection keeps it simple; these calls are not on a hot path.
+//!
+//! A short or malformed response is a [`WireError`], never a panic: the size prefix is checked
+//! against a maximum (64 MiB) before anything is allocated, the correlation id must match, and
+//! every element count in the body is checked against the bytes that follow it before
+//! `kafka-protocol` decodes the body, because it reserves room for as many elements as a
+//! count claims before reading any (kafka-protocol-rs/kafka-protocol-rs#152, #200). One
+//! request per connection keeps it simple; these calls are not on a hot path.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, DescribeQuorumRequest, DescribeQuorumResponse, MetadataRequest,
+    MetadataResponse, RequestHeader, ResponseHeader, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const API_METADATA: i16 = 3;
-const API_DESCRIBE_QUORUM: i16 = 55;
 const CLIENT_ID: &str = "kafka-harness";
+/// One request per connection, so one correlation id serves them all.
+const CORRELATION_ID: i32 = 1;
 /// The largest response accepted; metadata of a test cluster is a few KiB.
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 
@@ -49,9 +67,15 @@ pub enum WireError {
         /// How long the harness waited.
         timeout: Duration,
     },
-    /// The response ended early or had an impossible length.
-    #[error("malformed response: {0}")]
-    Malformed(&'static str),
+    /// The request could not be encoded, or the response was too large, ended early, answered
+    /// another request or did not decode.
+    #[error("malformed {api} exchange: {reason}")]
+    Malformed {
+        /// The request's name.
+        api: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
     /// The broker answered with a Kafka error code.
     #[error("{api} answered with Kafka error code {code}")]
     Kafka {
@@ -121,458 +145,637 @@ pub struct QuorumInfo {
     pub voters: Vec<i32>,
 }
 
+/// A request the harness sends: its name for errors, key, version and response shape.
+struct Api {
+    name: &'static str,
+    key: ApiKey,
+    version: i16,
+    response: &'static [Shape],
+}
+
+const METADATA: Api = Api {
+    name: "Metadata",
+    key: ApiKey::Metadata,
+    version: 4,
+    response: METADATA_V4,
+};
+
+const DESCRIBE_QUORUM: Api = Api {
+    name: "DescribeQuorum",
+    key: ApiKey::DescribeQuorum,
+    version: 0,
+    response: DESCRIBE_QUORUM_V0,
+};
+
 /// Asks `addr` for metadata of `topics` (all topics when `None`).
 pub async fn metadata(
     addr: SocketAddr,
     topics: Option<&[&str]>,
     timeout: Duration,
 ) -> Result<Metadata, WireError> {
-    let mut body = Writer::default();
-    match topics {
-        None => body.i32(-1),
-        Some(names) => {
-            body.i32(len_i32(names.len())?);
-            for name in names {
-                body.string(name)?;
-            }
-        }
-    }
-    body.bool(false); // allow_auto_topic_creation
-    let response = round_trip(addr, "Metadata", API_METADATA, 4, false, &body.0, timeout).await?;
-    decode_metadata_v4(&response)
+    let topics = topics.map(|names| {
+        names
+            .iter()
+            .map(|name| MetadataRequestTopic::default().with_name(Some(topic_name(name))))
+            .collect()
+    });
+    let request = MetadataRequest::default()
+        .with_topics(topics)
+        .with_allow_auto_topic_creation(false);
+    let frame = round_trip(addr, &METADATA, &request, timeout).await?;
+    decode_metadata_response(&frame)
 }
 
 /// Asks `addr` (a broker listener, which forwards it to the controllers) for the state of the
 /// KRaft metadata quorum.
 pub async fn describe_quorum(addr: SocketAddr, timeout: Duration) -> Result<QuorumInfo, WireError> {
-    let mut body = Writer::default();
-    body.uvarint(2); // compact array of 1 topic
-    body.compact_string("__cluster_metadata")?;
-    body.uvarint(2); // compact array of 1 partition
-    body.i32(0);
-    body.uvarint(0); // partition tagged fields
-    body.uvarint(0); // topic tagged fields
-    body.uvarint(0); // request tagged fields
-    let response = round_trip(
-        addr,
-        "DescribeQuorum",
-        API_DESCRIBE_QUORUM,
-        0,
-        true,
-        &body.0,
-        timeout,
-    )
-    .await?;
-    decode_describe_quorum_v0(&response)
+    let request = DescribeQuorumRequest::default().with_topics(vec![
+        TopicData::default()
+            .with_topic_name(topic_name("__cluster_metadata"))
+            .with_partitions(vec![PartitionData::default().with_partition_index(0)]),
+    ]);
+    let frame = round_trip(addr, &DESCRIBE_QUORUM, &request, timeout).await?;
+    decode_describe_quorum_response(&frame)
 }
 
-/// Sends one request and returns the response body (after the response header).
-async fn round_trip(
-    addr: SocketAddr,
-    api: &'static str,
-    api_key: i16,
-    version: i16,
-    flexible: bool,
-    body: &[u8],
-    timeout: Duration,
-) -> Result<Vec<u8>, WireError> {
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        let mut frame = Writer::default();
-        frame.i32(0); // length, patched below
-        frame.i16(api_key);
-        frame.i16(version);
-        frame.i32(1); // correlation id
-        frame.i16(CLIENT_ID.len() as i16);
-        frame.0.extend_from_slice(CLIENT_ID.as_bytes());
-        if flexible {
-            frame.uvarint(0); // header tagged fields
-        }
-        frame.0.extend_from_slice(body);
-        let len = (frame.0.len() - 4) as i32;
-        frame.0[..4].copy_from_slice(&len.to_be_bytes());
-        stream.write_all(&frame.0).await?;
-        let len = stream.read_i32().await?;
-        let len = usize::try_from(len)
-            .ok()
-            .filter(|&l| (4..=MAX_RESPONSE).contains(&l))
-            .ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, "impossible frame length")
-            })?;
-        let mut response = vec![0; len];
-        stream.read_exact(&mut response).await?;
-        Ok::<_, std::io::Error>(response)
-    };
-    let response = tokio::time::timeout(timeout, exchange)
-        .await
-        .map_err(|_| WireError::Timeout { api, addr, timeout })?
-        .map_err(|source| WireError::Io { api, addr, source })?;
-    let mut reader = Reader::new(&response);
-    let _correlation_id = reader.i32()?;
-    if flexible {
-        reader.skip_tagged_fields()?;
-    }
-    Ok(response[reader.pos..].to_vec())
-}
-
-/// Decodes the body of a Metadata v4 response (what follows the response header).
-pub fn decode_metadata_v4(body: &[u8]) -> Result<Metadata, WireError> {
-    let mut r = Reader::new(body);
-    let _throttle_ms = r.i32()?;
-    let brokers = r.array(|r| {
-        let node_id = r.i32()?;
-        let host = r.string()?;
-        let port = r.i32()?;
-        let _rack = r.nullable_string()?;
-        Ok(BrokerInfo {
-            node_id,
-            host,
-            port,
-        })
-    })?;
-    let _cluster_id = r.nullable_string()?;
-    let controller_id = r.i32()?;
-    let topics = r.array(|r| {
-        let error_code = r.i16()?;
-        let name = r.string()?;
-        let _is_internal = r.bool()?;
-        let partitions = r.array(|r| {
-            let error_code = r.i16()?;
-            let partition = r.i32()?;
-            let leader = r.i32()?;
-            let replicas = r.array(Reader::i32)?;
-            let isr = r.array(Reader::i32)?;
-            Ok(PartitionInfo {
-                partition,
-                error_code,
-                leader,
-                replicas,
-                isr,
-            })
-        })?;
-        Ok(TopicInfo {
-            name,
-            error_code,
-            partitions,
-        })
-    })?;
+/// Decodes a Metadata response as read after its size prefix (header, then body).
+pub fn decode_metadata_response(frame: &[u8]) -> Result<Metadata, WireError> {
+    let md: MetadataResponse = decode_response(&METADATA, frame)?;
+    let ids = |ids: Vec<BrokerId>| ids.into_iter().map(|id| id.0).collect();
     Ok(Metadata {
-        brokers,
-        controller_id,
-        topics,
+        brokers: md
+            .brokers
+            .into_iter()
+            .map(|b| BrokerInfo {
+                node_id: b.node_id.0,
+                host: b.host.to_string(),
+                port: b.port,
+            })
+            .collect(),
+        controller_id: md.controller_id.0,
+        topics: md
+            .topics
+            .into_iter()
+            .map(|t| TopicInfo {
+                // Never null before v12; an empty name matches no topic the harness asks for.
+                name: t.name.map(|n| n.0.to_string()).unwrap_or_default(),
+                error_code: t.error_code,
+                partitions: t
+                    .partitions
+                    .into_iter()
+                    .map(|p| PartitionInfo {
+                        partition: p.partition_index,
+                        error_code: p.error_code,
+                        leader: p.leader_id.0,
+                        replicas: ids(p.replica_nodes),
+                        isr: ids(p.isr_nodes),
+                    })
+                    .collect(),
+            })
+            .collect(),
     })
 }
 
-/// Decodes the body of a DescribeQuorum v0 response (what follows the response header).
-pub fn decode_describe_quorum_v0(body: &[u8]) -> Result<QuorumInfo, WireError> {
-    const API: &str = "DescribeQuorum";
-    let mut r = Reader::new(body);
-    let code = r.i16()?;
-    if code != 0 {
-        return Err(WireError::Kafka { api: API, code });
+/// Decodes a DescribeQuorum response as read after its size prefix (header, then body).
+pub fn decode_describe_quorum_response(frame: &[u8]) -> Result<QuorumInfo, WireError> {
+    let api = DESCRIBE_QUORUM.name;
+    let response: DescribeQuorumResponse = decode_response(&DESCRIBE_QUORUM, frame)?;
+    if response.error_code != 0 {
+        let code = response.error_code;
+        return Err(WireError::Kafka { api, code });
     }
-    let topics = r.compact_array(|r| {
-        let _name = r.compact_string()?;
-        let partitions = r.compact_array(|r| {
-            let _index = r.i32()?;
-            let code = r.i16()?;
-            let leader_id = r.i32()?;
-            let leader_epoch = r.i32()?;
-            let _high_watermark = r.i64()?;
-            let replica = |r: &mut Reader<'_>| {
-                let id = r.i32()?;
-                let _log_end_offset = r.i64()?;
-                r.skip_tagged_fields()?;
-                Ok(id)
-            };
-            let voters = r.compact_array(replica)?;
-            let _observers = r.compact_array(replica)?;
-            r.skip_tagged_fields()?;
-            Ok((code, leader_id, leader_epoch, voters))
-        })?;
-        r.skip_tagged_fields()?;
-        Ok(partitions)
-    })?;
-    let (code, leader_id, leader_epoch, voters) = topics
+    let partition = response
+        .topics
         .into_iter()
-        .flatten()
+        .flat_map(|t| t.partitions)
         .next()
-        .ok_or(WireError::Malformed("DescribeQuorum listed no partition"))?;
-    if code != 0 {
-        return Err(WireError::Kafka { api: API, code });
+        .ok_or_else(|| malformed(api, "no partition listed"))?;
+    if partition.error_code != 0 {
+        let code = partition.error_code;
+        return Err(WireError::Kafka { api, code });
     }
     Ok(QuorumInfo {
-        leader_id,
-        leader_epoch,
-        voters,
+        leader_id: partition.leader_id.0,
+        leader_epoch: partition.leader_epoch,
+        voters: partition
+            .current_voters
+            .into_iter()
+            .map(|v| v.replica_id.0)
+            .collect(),
     })
 }
 
-fn len_i32(len: usize) -> Result<i32, WireError> {
-    i32::try_from(len).map_err(|_| WireError::Malformed("too many elements"))
+fn topic_name(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_owned()))
 }
 
-/// Big-endian encoder for request bodies.
-#[derive(Default)]
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn i16(&mut self, v: i16) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn i32(&mut self, v: i32) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn bool(&mut self, v: bool) {
-        self.0.push(u8::from(v));
-    }
-    fn uvarint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.0.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.0.push(v as u8);
-    }
-    fn string(&mut self, s: &str) -> Result<(), WireError> {
-        let len = i16::try_from(s.len()).map_err(|_| WireError::Malformed("string too long"))?;
-        self.i16(len);
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
-    fn compact_string(&mut self, s: &str) -> Result<(), WireError> {
-        self.uvarint(s.len() as u64 + 1);
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
+fn malformed(api: &'static str, reason: impl ToString) -> WireError {
+    WireError::Malformed {
+        api,
+        reason: reason.to_string(),
     }
 }
 
-/// Bounds-checked big-endian decoder for response bodies.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// Sends one request on a new connection and returns the response frame (after its size).
+async fn round_trip(
+    addr: SocketAddr,
+    api: &Api,
+    request: &(impl Encodable + HeaderVersion),
+    timeout: Duration,
+) -> Result<Vec<u8>, WireError> {
+    let request = encode_request(api, request)?;
+    let io = |source| WireError::Io {
+        api: api.name,
+        addr,
+        source,
+    };
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.map_err(io)?;
+        stream.write_all(&request).await.map_err(io)?;
+        let len = stream.read_i32().await.map_err(io)?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&len| (4..=MAX_RESPONSE).contains(&len))
+            .ok_or_else(|| malformed(api.name, format!("response size {len}")))?;
+        let mut frame = vec![0; len];
+        stream.read_exact(&mut frame).await.map_err(io)?;
+        Ok(frame)
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| WireError::Timeout {
+            api: api.name,
+            addr,
+            timeout,
+        })?
 }
 
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
+/// The request's bytes: size, header, body.
+fn encode_request<R: Encodable + HeaderVersion>(
+    api: &Api,
+    request: &R,
+) -> Result<Vec<u8>, WireError> {
+    let header = RequestHeader::default()
+        .with_request_api_key(api.key as i16)
+        .with_request_api_version(api.version)
+        .with_correlation_id(CORRELATION_ID)
+        .with_client_id(Some(StrBytes::from_static_str(CLIENT_ID)));
+    let mut frame = vec![0; 4];
+    header
+        .encode(&mut frame, R::header_version(api.version))
+        .and_then(|()| request.encode(&mut frame, api.version))
+        .map_err(|e| malformed(api.name, format!("{e:#}")))?;
+    let len = i32::try_from(frame.len() - 4).map_err(|_| malformed(api.name, "request size"))?;
+    frame[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(frame)
+}
+
+/// Decodes a response frame: header, correlation id, element counts, then body.
+fn decode_response<R: Decodable + HeaderVersion>(api: &Api, frame: &[u8]) -> Result<R, WireError> {
+    let mut buf = frame;
+    let header = ResponseHeader::decode(&mut buf, R::header_version(api.version))
+        .map_err(|e| malformed(api.name, format!("{e:#}")))?;
+    if header.correlation_id != CORRELATION_ID {
+        return Err(malformed(
+            api.name,
+            format!(
+                "correlation id {}, expected {CORRELATION_ID}",
+                header.correlation_id
+            ),
+        ));
     }
-    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&end| end <= self.buf.len())
-            .ok_or(WireError::Malformed("response ended early"))?;
-        let bytes = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(bytes)
-    }
-    fn fixed<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
-        let mut out = [0; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
-    }
-    fn bool(&mut self) -> Result<bool, WireError> {
-        Ok(self.fixed::<1>()?[0] != 0)
-    }
-    fn i16(&mut self) -> Result<i16, WireError> {
-        Ok(i16::from_be_bytes(self.fixed()?))
-    }
-    fn i32(&mut self) -> Result<i32, WireError> {
-        Ok(i32::from_be_bytes(self.fixed()?))
-    }
-    fn i64(&mut self) -> Result<i64, WireError> {
-        Ok(i64::from_be_bytes(self.fixed()?))
-    }
-    fn uvarint(&mut self) -> Result<u64, WireError> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.fixed::<1>()?[0];
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
+    check_counts(api.response, &mut &buf[..]).map_err(|reason| malformed(api.name, reason))?;
+    R::decode(&mut buf, api.version).map_err(|e| malformed(api.name, format!("{e:#}")))
+}
+
+/// Where the element counts of a response body are, as far as [`check_counts`] needs to know.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// A field of this many bytes.
+    Fixed(usize),
+    /// A nullable string: i16 length, -1 for null.
+    Str,
+    /// A nullable compact string: unsigned varint length + 1, 0 for null.
+    CompactStr,
+    /// A nullable array: i32 count, -1 for null, then its elements.
+    Array(&'static [Shape]),
+    /// A nullable compact array: unsigned varint count + 1, 0 for null, then its elements.
+    CompactArray(&'static [Shape]),
+    /// Tagged fields: unsigned varint count, then (tag, size, bytes) each.
+    Tags,
+}
+
+use Shape::{Array, CompactArray, CompactStr, Fixed, Str, Tags};
+
+/// MetadataResponse v4: throttle, brokers (node id, host, port, rack), cluster id, controller
+/// id, topics (error, name, is internal, partitions (error, index, leader, replicas, ISR)).
+const METADATA_V4: &[Shape] = &[
+    Fixed(4),
+    Array(&[Fixed(4), Str, Fixed(4), Str]),
+    Str,
+    Fixed(4),
+    Array(&[
+        Fixed(2),
+        Str,
+        Fixed(1),
+        Array(&[
+            Fixed(2),
+            Fixed(4),
+            Fixed(4),
+            Array(&[Fixed(4)]),
+            Array(&[Fixed(4)]),
+        ]),
+    ]),
+];
+
+/// DescribeQuorumResponse v0: error, topics (name, partitions (index, error, leader, epoch,
+/// high watermark, voters and observers (id, log end offset))).
+const DESCRIBE_QUORUM_V0: &[Shape] = &[
+    Fixed(2),
+    CompactArray(&[
+        CompactStr,
+        CompactArray(&[
+            Fixed(4),
+            Fixed(2),
+            Fixed(4),
+            Fixed(4),
+            Fixed(8),
+            CompactArray(&[Fixed(4), Fixed(8), Tags]),
+            CompactArray(&[Fixed(4), Fixed(8), Tags]),
+            Tags,
+        ]),
+        Tags,
+    ]),
+    Tags,
+];
+
+/// Walks `buf` as `shape`, reading counts and lengths as `kafka-protocol` reads them, and
+/// refuses any that the bytes present cannot hold. Every element is at least one byte, so the
+/// walk takes no more steps than there are bytes, and once it passes, no count the decoder
+/// allocates for exceeds the elements actually present.
+fn check_counts(shape: &[Shape], buf: &mut &[u8]) -> Result<(), &'static str> {
+    for field in shape {
+        match *field {
+            Fixed(n) => skip(buf, n)?,
+            Str => {
+                let len = i16::from_be_bytes(take(buf)?);
+                skip(buf, usize::try_from(len).unwrap_or(0))?;
+            }
+            CompactStr => {
+                let len = uvarint(buf)?;
+                skip(buf, len.saturating_sub(1) as usize)?;
+            }
+            Array(items) => {
+                for _ in 0..i32::from_be_bytes(take(buf)?) {
+                    check_counts(items, buf)?;
+                }
+            }
+            CompactArray(items) => {
+                for _ in 1..uvarint(buf)? {
+                    check_counts(items, buf)?;
+                }
+            }
+            Tags => {
+                for _ in 0..uvarint(buf)? {
+                    let _tag = uvarint(buf)?;
+                    let size = uvarint(buf)?;
+                    skip(buf, size as usize)?;
+                }
             }
         }
-        Err(WireError::Malformed("varint longer than 10 bytes"))
     }
-    fn utf8(&mut self, len: usize) -> Result<String, WireError> {
-        let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| WireError::Malformed("string is not UTF-8"))
-    }
-    fn nullable_string(&mut self) -> Result<Option<String>, WireError> {
-        match self.i16()? {
-            -1 => Ok(None),
-            len if len >= 0 => self.utf8(len as usize).map(Some),
-            _ => Err(WireError::Malformed("negative string length")),
+    Ok(())
+}
+
+fn skip(buf: &mut &[u8], n: usize) -> Result<(), &'static str> {
+    *buf = buf
+        .get(n..)
+        .ok_or("an element count or length exceeds the response")?;
+    Ok(())
+}
+
+fn take<const N: usize>(buf: &mut &[u8]) -> Result<[u8; N], &'static str> {
+    let (bytes, rest) = buf
+        .split_first_chunk()
+        .ok_or("an element count or length exceeds the response")?;
+    *buf = rest;
+    Ok(*bytes)
+}
+
+/// An unsigned varint as `kafka-protocol` reads it: at most 5 bytes, excess bits dropped.
+fn uvarint(buf: &mut &[u8]) -> Result<u32, &'static str> {
+    let mut value = 0u32;
+    for i in 0..5 {
+        let [b] = take(buf)?;
+        value |= u32::from(b & 0x7f) << (i * 7);
+        if b < 0x80 {
+            break;
         }
     }
-    fn string(&mut self) -> Result<String, WireError> {
-        self.nullable_string()?
-            .ok_or(WireError::Malformed("null where a string is required"))
-    }
-    fn compact_string(&mut self) -> Result<String, WireError> {
-        match self.uvarint()? {
-            0 => Err(WireError::Malformed("null where a string is required")),
-            n => self.utf8(usize::try_from(n - 1).map_err(|_| WireError::Malformed("length"))?),
-        }
-    }
-    /// Reads an element count, refusing counts the remaining bytes cannot hold.
-    fn count(&mut self, n: u64) -> Result<usize, WireError> {
-        usize::try_from(n)
-            .ok()
-            .filter(|&n| n <= self.buf.len() - self.pos)
-            .ok_or(WireError::Malformed("array longer than the response"))
-    }
-    fn array<T>(
-        &mut self,
-        mut item: impl FnMut(&mut Self) -> Result<T, WireError>,
-    ) -> Result<Vec<T>, WireError> {
-        let n = match self.i32()? {
-            -1 => 0,
-            n if n >= 0 => self.count(n as u64)?,
-            _ => return Err(WireError::Malformed("negative array length")),
-        };
-        (0..n).map(|_| item(self)).collect()
-    }
-    fn compact_array<T>(
-        &mut self,
-        mut item: impl FnMut(&mut Self) -> Result<T, WireError>,
-    ) -> Result<Vec<T>, WireError> {
-        let n = match self.uvarint()? {
-            0 => 0,
-            n => self.count(n - 1)?,
-        };
-        (0..n).map(|_| item(self)).collect()
-    }
-    fn skip_tagged_fields(&mut self) -> Result<(), WireError> {
-        let fields = self.uvarint()?;
-        let fields = self.count(fields)?;
-        for _ in 0..fields {
-            let _tag = self.uvarint()?;
-            let size = self.uvarint()?;
-            let size = self.count(size)?;
-            self.take(size)?;
-        }
-        Ok(())
-    }
+    Ok(value)
 }
 
 #[cfg(test)]
 mod tests {
+    use kafka_protocol::messages::describe_quorum_response::{
+        PartitionData as QuorumPartition, ReplicaState, TopicData as QuorumTopic,
+    };
+    use kafka_protocol::messages::metadata_response::{
+        MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+    };
+    use tokio::net::TcpListener;
+    use tokio::task::JoinHandle;
+
     use super::*;
 
-    fn metadata_body() -> Vec<u8> {
-        let mut w = Writer::default();
-        w.i32(0); // throttle
-        w.i32(2); // brokers
-        for (id, port) in [(1, 9092), (2, 9094)] {
-            w.i32(id);
-            w.string("127.0.0.1").unwrap();
-            w.i32(port);
-            w.i16(-1); // rack
-        }
-        w.i16(-1); // cluster id
-        w.i32(2); // controller
-        w.i32(1); // topics
-        w.i16(0);
-        w.string("t").unwrap();
-        w.bool(false);
-        w.i32(1); // partitions
-        w.i16(0);
-        w.i32(0);
-        w.i32(2); // leader
-        w.i32(2);
-        w.i32(2);
-        w.i32(1);
-        w.i32(1);
-        w.i32(2);
-        w.0
+    const TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// A response as a broker frames it after the size prefix: header, then body.
+    fn frame<R: Encodable + HeaderVersion>(api: &Api, correlation_id: i32, body: &R) -> Vec<u8> {
+        let mut out = Vec::new();
+        ResponseHeader::default()
+            .with_correlation_id(correlation_id)
+            .encode(&mut out, R::header_version(api.version))
+            .unwrap();
+        body.encode(&mut out, api.version).unwrap();
+        out
     }
 
-    #[test]
-    fn parses_metadata_v4() {
-        let md = decode_metadata_v4(&metadata_body()).unwrap();
-        assert_eq!(md.brokers.len(), 2);
-        assert_eq!(md.brokers[1].port, 9094);
-        assert_eq!(md.controller_id, 2);
-        let p = &md.topics[0].partitions[0];
-        assert_eq!(
-            (p.leader, p.replicas.clone(), p.isr.clone()),
-            (2, vec![2, 1], vec![2])
+    fn sized(frame: &[u8]) -> Vec<u8> {
+        let mut out = i32::try_from(frame.len()).unwrap().to_be_bytes().to_vec();
+        out.extend_from_slice(frame);
+        out
+    }
+
+    fn ids(ids: &[i32]) -> Vec<BrokerId> {
+        ids.iter().copied().map(BrokerId).collect()
+    }
+
+    fn metadata_response() -> MetadataResponse {
+        let broker = |id, port, rack: Option<&'static str>| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(id))
+                .with_host(StrBytes::from_static_str("127.0.0.1"))
+                .with_port(port)
+                .with_rack(rack.map(StrBytes::from_static_str))
+        };
+        let partition = MetadataResponsePartition::default()
+            .with_partition_index(0)
+            .with_leader_id(BrokerId(2))
+            .with_replica_nodes(ids(&[2, 1]))
+            .with_isr_nodes(ids(&[2]));
+        let topic = |name: &str, error_code, partitions| {
+            MetadataResponseTopic::default()
+                .with_name(Some(topic_name(name)))
+                .with_error_code(error_code)
+                .with_partitions(partitions)
+        };
+        MetadataResponse::default()
+            .with_brokers(vec![broker(1, 9092, Some("r1")), broker(2, 9094, None)])
+            .with_cluster_id(Some(StrBytes::from_static_str("kh")))
+            .with_controller_id(BrokerId(2))
+            .with_topics(vec![
+                topic("t", 0, vec![partition]),
+                topic("gone", 3, vec![]),
+            ])
+    }
+
+    fn expected_metadata() -> Metadata {
+        let broker = |node_id, port| BrokerInfo {
+            node_id,
+            host: "127.0.0.1".into(),
+            port,
+        };
+        Metadata {
+            brokers: vec![broker(1, 9092), broker(2, 9094)],
+            controller_id: 2,
+            topics: vec![
+                TopicInfo {
+                    name: "t".into(),
+                    error_code: 0,
+                    partitions: vec![PartitionInfo {
+                        partition: 0,
+                        error_code: 0,
+                        leader: 2,
+                        replicas: vec![2, 1],
+                        isr: vec![2],
+                    }],
+                },
+                TopicInfo {
+                    name: "gone".into(),
+                    error_code: 3,
+                    partitions: vec![],
+                },
+            ],
+        }
+    }
+
+    fn quorum_response(error_code: i16) -> DescribeQuorumResponse {
+        let replica = |id| {
+            ReplicaState::default()
+                .with_replica_id(BrokerId(id))
+                .with_log_end_offset(100)
+        };
+        let partition = QuorumPartition::default()
+            .with_leader_id(BrokerId(3))
+            .with_leader_epoch(7)
+            .with_high_watermark(100)
+            .with_current_voters(vec![replica(1), replica(3)])
+            .with_observers(vec![replica(4)])
+            .with_unknown_tagged_field(9, b"later"[..].into());
+        DescribeQuorumResponse::default()
+            .with_error_code(error_code)
+            .with_topics(vec![
+                QuorumTopic::default()
+                    .with_topic_name(topic_name("__cluster_metadata"))
+                    .with_partitions(vec![partition]),
+            ])
+    }
+
+    /// A broker that answers one request with `reply` (sent as is) and hands back the request.
+    async fn fake_broker(reply: Vec<u8>) -> (SocketAddr, JoinHandle<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let broker = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let len = stream.read_i32().await.unwrap();
+            let mut request = vec![0; usize::try_from(len).unwrap()];
+            stream.read_exact(&mut request).await.unwrap();
+            stream.write_all(&reply).await.unwrap();
+            request
+        });
+        (addr, broker)
+    }
+
+    #[tokio::test]
+    async fn metadata_round_trips_through_a_broker() {
+        let reply = sized(&frame(&METADATA, CORRELATION_ID, &metadata_response()));
+        let (addr, broker) = fake_broker(reply).await;
+        let md = metadata(addr, Some(&["t", "gone"]), TIMEOUT).await.unwrap();
+        assert_eq!(md, expected_metadata());
+
+        let request = broker.await.unwrap();
+        let mut buf = &request[..];
+        let header = RequestHeader::decode(&mut buf, 1).unwrap();
+        assert_eq!(header.request_api_key, ApiKey::Metadata as i16);
+        assert_eq!(header.request_api_version, 4);
+        assert_eq!(header.correlation_id, CORRELATION_ID);
+        assert_eq!(header.client_id.as_deref(), Some(CLIENT_ID));
+        let body = MetadataRequest::decode(&mut buf, 4).unwrap();
+        let names: Vec<_> = body.topics.unwrap().into_iter().map(|t| t.name).collect();
+        assert_eq!(names, [Some(topic_name("t")), Some(topic_name("gone"))]);
+        assert!(!body.allow_auto_topic_creation);
+        assert!(buf.is_empty(), "the size prefix covers the request exactly");
+    }
+
+    #[tokio::test]
+    async fn metadata_of_all_topics_asks_for_a_null_list() {
+        let reply = sized(&frame(&METADATA, CORRELATION_ID, &metadata_response()));
+        let (addr, broker) = fake_broker(reply).await;
+        metadata(addr, None, TIMEOUT).await.unwrap();
+        let request = broker.await.unwrap();
+        let mut buf = &request[..];
+        RequestHeader::decode(&mut buf, 1).unwrap();
+        assert_eq!(MetadataRequest::decode(&mut buf, 4).unwrap().topics, None);
+    }
+
+    #[tokio::test]
+    async fn describe_quorum_round_trips_through_a_broker() {
+        let reply = sized(&frame(
+            &DESCRIBE_QUORUM,
+            CORRELATION_ID,
+            &quorum_response(0),
+        ));
+        let (addr, broker) = fake_broker(reply).await;
+        let quorum = describe_quorum(addr, TIMEOUT).await.unwrap();
+        let expected = QuorumInfo {
+            leader_id: 3,
+            leader_epoch: 7,
+            voters: vec![1, 3],
+        };
+        assert_eq!(quorum, expected);
+
+        let request = broker.await.unwrap();
+        let mut buf = &request[..];
+        let header = RequestHeader::decode(&mut buf, 2).unwrap();
+        assert_eq!(header.request_api_key, ApiKey::DescribeQuorum as i16);
+        assert_eq!(header.request_api_version, 0);
+        assert_eq!(header.client_id.as_deref(), Some(CLIENT_ID));
+        let body = DescribeQuorumRequest::decode(&mut buf, 0).unwrap();
+        assert_eq!(body.topics.len(), 1);
+        assert_eq!(body.topics[0].topic_name, topic_name("__cluster_metadata"));
+        assert_eq!(body.topics[0].partitions[0].partition_index, 0);
+        assert!(buf.is_empty(), "the size prefix covers the request exactly");
+    }
+
+    #[tokio::test]
+    async fn impossible_size_prefixes_are_refused_before_reading_on() {
+        for len in [i32::MAX, MAX_RESPONSE as i32 + 1, 3, -1] {
+            let (addr, _broker) = fake_broker(len.to_be_bytes().to_vec()).await;
+            let err = metadata(addr, None, TIMEOUT).await.unwrap_err();
+            assert!(
+                matches!(&err, WireError::Malformed { reason, .. } if reason == &format!("response size {len}")),
+                "{len}: {err}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_response_cut_short_is_an_error() {
+        let mut reply = sized(&frame(&METADATA, CORRELATION_ID, &metadata_response()));
+        reply.truncate(reply.len() - 1);
+        let (addr, _broker) = fake_broker(reply).await;
+        let err = metadata(addr, None, TIMEOUT).await.unwrap_err();
+        assert!(
+            matches!(&err, WireError::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof),
+            "{err}"
         );
     }
 
     #[test]
-    fn truncated_metadata_is_an_error_at_every_length() {
-        let body = metadata_body();
-        for len in 0..body.len() {
-            assert!(decode_metadata_v4(&body[..len]).is_err(), "length {len}");
+    fn truncated_frames_are_an_error_at_every_length() {
+        let md = frame(&METADATA, CORRELATION_ID, &metadata_response());
+        for len in 0..md.len() {
+            assert!(
+                decode_metadata_response(&md[..len]).is_err(),
+                "length {len}"
+            );
+        }
+        let quorum = frame(&DESCRIBE_QUORUM, CORRELATION_ID, &quorum_response(0));
+        for len in 0..quorum.len() {
+            let decoded = decode_describe_quorum_response(&quorum[..len]);
+            assert!(decoded.is_err(), "length {len}");
         }
     }
 
     #[test]
-    fn huge_array_length_is_refused_without_allocating() {
-        let mut w = Writer::default();
-        w.i32(0);
-        w.i32(i32::MAX);
+    fn a_correlation_id_mismatch_is_an_error() {
+        let md = frame(&METADATA, CORRELATION_ID + 1, &metadata_response());
+        let err = decode_metadata_response(&md).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "malformed Metadata exchange: correlation id 2, expected 1"
+        );
+    }
+
+    /// Without the count check, kafka-protocol would reserve gigabytes for these and abort.
+    #[test]
+    fn huge_element_counts_are_refused_before_decoding() {
+        let mut md = CORRELATION_ID.to_be_bytes().to_vec();
+        md.extend_from_slice(&0i32.to_be_bytes()); // throttle
+        md.extend_from_slice(&i32::MAX.to_be_bytes()); // brokers
+        md.extend_from_slice(&[0; 64]);
         assert!(matches!(
-            decode_metadata_v4(&w.0),
-            Err(WireError::Malformed(_))
+            decode_metadata_response(&md),
+            Err(WireError::Malformed { .. })
+        ));
+
+        let mut quorum = CORRELATION_ID.to_be_bytes().to_vec();
+        quorum.push(0); // header tagged fields
+        quorum.extend_from_slice(&0i16.to_be_bytes()); // error code
+        quorum.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]); // topics: u32::MAX - 1
+        quorum.extend_from_slice(&[0; 64]);
+        assert!(matches!(
+            decode_describe_quorum_response(&quorum),
+            Err(WireError::Malformed { .. })
         ));
     }
 
     #[test]
-    fn parses_describe_quorum_v0() {
-        let mut w = Writer::default();
-        w.i16(0);
-        w.uvarint(2);
-        w.compact_string("__cluster_metadata").unwrap();
-        w.uvarint(2);
-        w.i32(0);
-        w.i16(0);
-        w.i32(3); // leader
-        w.i32(7); // epoch
-        w.0.extend_from_slice(&100i64.to_be_bytes());
-        w.uvarint(3); // two voters
-        for id in [1, 3] {
-            w.i32(id);
-            w.0.extend_from_slice(&100i64.to_be_bytes());
-            w.uvarint(0);
-        }
-        w.uvarint(1); // no observers
-        w.uvarint(0);
-        w.uvarint(0);
-        w.uvarint(0);
-        let q = decode_describe_quorum_v0(&w.0).unwrap();
-        assert_eq!(q.leader_id, 3);
-        assert_eq!(q.leader_epoch, 7);
-        assert_eq!(q.voters, vec![1, 3]);
+    fn describe_quorum_error_codes_are_reported() {
+        let quorum = frame(&DESCRIBE_QUORUM, CORRELATION_ID, &quorum_response(41));
+        assert!(matches!(
+            decode_describe_quorum_response(&quorum),
+            Err(WireError::Kafka { code: 41, .. })
+        ));
+        let mut response = quorum_response(0);
+        response.topics[0].partitions[0].error_code = 6;
+        let quorum = frame(&DESCRIBE_QUORUM, CORRELATION_ID, &response);
+        assert!(matches!(
+            decode_describe_quorum_response(&quorum),
+            Err(WireError::Kafka { code: 6, .. })
+        ));
     }
 
     proptest::proptest! {
         #[test]
-        fn decoders_never_panic_on_arbitrary_bytes(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
-            let _ = decode_metadata_v4(&body);
-            let _ = decode_describe_quorum_v0(&body);
+        fn decoders_never_panic_on_arbitrary_bytes(frame in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = decode_metadata_response(&frame);
+            let _ = decode_describe_quorum_response(&frame);
         }
 
         #[test]
         fn decoders_never_panic_on_corrupted_responses(flips in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 1..8)) {
-            let mut body = metadata_body();
+            let mut md = frame(&METADATA, CORRELATION_ID, &metadata_response());
+            let mut quorum = frame(&DESCRIBE_QUORUM, CORRELATION_ID, &quorum_response(0));
             for (at, byte) in flips {
-                let len = body.len();
-                body[at % len] = byte;
+                let len = md.len();
+                md[at % len] = byte;
+                let len = quorum.len();
+                quorum[at % len] = byte;
             }
-            let _ = decode_metadata_v4(&body);
+            let _ = decode_metadata_response(&md);
+            let _ = decode_describe_quorum_response(&quorum);
         }
-    }
-
-    #[test]
-    fn describe_quorum_error_code_is_reported() {
-        let mut w = Writer::default();
-        w.i16(41);
-        assert!(matches!(
-            decode_describe_quorum_v0(&w.0),
-            Err(WireError::Kafka { code: 41, .. })
-        ));
     }
 }
