@@ -25,8 +25,8 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::{ClientContext, TopicPartitionList};
 
 use super::{
-    BoxFuture, ConsumerDriver, ConsumerEvent, Done, EventSink, OutRecord, ProducerDriver,
-    SendOutcome, Stop, now_us,
+    BoxFuture, ConsumerDriver, ConsumerEvent, Done, DriverError, EventSink, OutRecord,
+    ProducerDriver, SendOutcome, Stop, now_us,
 };
 use crate::history::stamp::{self, Stamp};
 use crate::scenario::CommitMode;
@@ -71,9 +71,16 @@ pub struct RdkafkaProducer {
 
 impl RdkafkaProducer {
     /// Creates a producer from client settings (cluster settings plus the scenario's).
-    pub fn new(settings: &BTreeMap<String, String>) -> KafkaResult<Self> {
+    pub fn new(settings: &BTreeMap<String, String>) -> Result<Self, DriverError> {
         let producer = config(settings, &[("partitioner", "murmur2_random")])
-            .create_with_context(Deliveries)?;
+            .create_with_context(Deliveries)
+            .map_err(|source| DriverError::Create {
+                client: match settings.get("transactional.id") {
+                    Some(id) => format!("rdkafka producer {id}"),
+                    None => "rdkafka producer".into(),
+                },
+                source: Box::new(source),
+            })?;
         Ok(RdkafkaProducer {
             producer: Arc::new(producer),
         })
@@ -219,6 +226,7 @@ pub struct RdkafkaConsumer {
     instance: u32,
     settings: BTreeMap<String, String>,
     topic: String,
+    group: String,
     commit: CommitMode,
     processing_time: Duration,
 }
@@ -238,6 +246,7 @@ impl RdkafkaConsumer {
             instance,
             settings,
             topic: topic.to_owned(),
+            group: group.to_owned(),
             commit,
             processing_time,
         }
@@ -249,8 +258,9 @@ impl ConsumerDriver for RdkafkaConsumer {
         self: Box<Self>,
         events: EventSink,
         mut stop: tokio::sync::watch::Receiver<Stop>,
-    ) -> BoxFuture<Result<(), String>> {
+    ) -> BoxFuture<Result<(), DriverError>> {
         Box::pin(async move {
+            let client = || format!("rdkafka consumer {}", self.instance);
             let mut defaults = vec![("auto.offset.reset", "earliest")];
             match self.commit {
                 CommitMode::Auto => {}
@@ -268,10 +278,18 @@ impl ConsumerDriver for RdkafkaConsumer {
             };
             let consumer: StreamConsumer<GroupContext> = config(&self.settings, &defaults)
                 .create_with_context(context)
-                .map_err(|e| format!("creating consumer {}: {e}", self.instance))?;
+                .map_err(|source| DriverError::Create {
+                    client: client(),
+                    source: Box::new(source),
+                })?;
             consumer
                 .subscribe(&[&self.topic])
-                .map_err(|e| format!("subscribing to {}: {e}", self.topic))?;
+                .map_err(|source| DriverError::Subscribe {
+                    client: client(),
+                    topic: self.topic.clone(),
+                    group: self.group.clone(),
+                    source: Box::new(source),
+                })?;
             let mut commit_tick = tokio::time::interval(COMMIT_INTERVAL);
             loop {
                 let message = tokio::select! {

@@ -14,8 +14,8 @@ use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandl
 use rskafka::record::Record;
 
 use super::{
-    BoxFuture, ConsumerDriver, ConsumerEvent, Done, EventSink, OutRecord, ProducerDriver,
-    SendOutcome, Stop, now_us,
+    BoxFuture, ConsumerDriver, ConsumerEvent, Done, DriverError, EventSink, OutRecord,
+    ProducerDriver, SendOutcome, Stop, now_us,
 };
 use crate::history::stamp::{self, Stamp};
 use crate::workload::partition_for_key;
@@ -40,22 +40,33 @@ enum Job {
 /// The most records one produce request carries.
 const MAX_BATCH: usize = 1000;
 
+/// A client of each of `topic`'s partitions, for the client named `name`.
 async fn partition_clients(
+    name: &str,
     bootstrap: &str,
     topic: &str,
     partitions: i32,
-) -> Result<Vec<Arc<PartitionClient>>, String> {
+) -> Result<Vec<Arc<PartitionClient>>, DriverError> {
     let brokers = bootstrap.split(',').map(str::to_owned).collect();
     let client = ClientBuilder::new(brokers)
         .build()
         .await
-        .map_err(|e| format!("rskafka cannot connect to {bootstrap}: {e}"))?;
+        .map_err(|source| DriverError::Connect {
+            client: name.to_owned(),
+            bootstrap: bootstrap.to_owned(),
+            source: Box::new(source),
+        })?;
     let mut out = Vec::new();
     for p in 0..partitions {
         let pc = client
             .partition_client(topic, p, UnknownTopicHandling::Retry)
             .await
-            .map_err(|e| format!("rskafka cannot reach {topic}/{p}: {e}"))?;
+            .map_err(|source| DriverError::PartitionClient {
+                client: name.to_owned(),
+                topic: topic.to_owned(),
+                partition: p,
+                source: Box::new(source),
+            })?;
         out.push(Arc::new(pc));
     }
     Ok(out)
@@ -103,8 +114,9 @@ async fn partition_sender(client: Arc<PartitionClient>, mut jobs: mpsc::Unbounde
 
 impl RskafkaProducer {
     /// Connects to `bootstrap` and starts a sender task per partition of `topic`.
-    pub async fn new(bootstrap: &str, topic: &str, partitions: i32) -> Result<Self, String> {
-        let partitions = partition_clients(bootstrap, topic, partitions)
+    pub async fn new(bootstrap: &str, topic: &str, partitions: i32) -> Result<Self, DriverError> {
+        let name = format!("rskafka producer of {topic}");
+        let partitions = partition_clients(&name, bootstrap, topic, partitions)
             .await?
             .into_iter()
             .map(|client| {
@@ -192,9 +204,11 @@ impl ConsumerDriver for RskafkaReader {
         self: Box<Self>,
         events: EventSink,
         stop: tokio::sync::watch::Receiver<Stop>,
-    ) -> BoxFuture<Result<(), String>> {
+    ) -> BoxFuture<Result<(), DriverError>> {
         Box::pin(async move {
-            let clients = partition_clients(&self.bootstrap, &self.topic, self.partitions).await?;
+            let name = format!("rskafka reader {}", self.instance);
+            let clients =
+                partition_clients(&name, &self.bootstrap, &self.topic, self.partitions).await?;
             let _ = events.send(ConsumerEvent::Assigned {
                 consumer: self.instance,
                 partitions: (0..self.partitions)
@@ -202,10 +216,10 @@ impl ConsumerDriver for RskafkaReader {
                     .collect(),
                 at_us: now_us(),
             });
-            let mut tasks: Vec<tokio::task::JoinHandle<Result<(), String>>> = Vec::new();
+            let mut tasks: Vec<tokio::task::JoinHandle<Result<(), DriverError>>> = Vec::new();
             for (p, client) in clients.into_iter().enumerate() {
                 let (events, mut stop) = (events.clone(), stop.clone());
-                let (topic, consumer) = (self.topic.clone(), self.instance);
+                let (topic, consumer, name) = (self.topic.clone(), self.instance, name.clone());
                 tasks.push(tokio::spawn(async move {
                     let mut offset = 0;
                     loop {
@@ -214,7 +228,13 @@ impl ConsumerDriver for RskafkaReader {
                             _ = stop.wait_for(|s| *s != Stop::Run) => return Ok(()),
                         };
                         let (records, _high_watermark) =
-                            fetched.map_err(|e| format!("rskafka fetch {topic}/{p}: {e}"))?;
+                            fetched.map_err(|source| DriverError::Fetch {
+                                client: name.clone(),
+                                topic: topic.clone(),
+                                partition: p as i32,
+                                offset,
+                                source: Box::new(source),
+                            })?;
                         for r in records {
                             offset = r.offset + 1;
                             let stamp = r
@@ -234,8 +254,12 @@ impl ConsumerDriver for RskafkaReader {
                     }
                 }));
             }
-            for task in tasks {
-                task.await.map_err(|e| e.to_string())??;
+            for (p, task) in tasks.into_iter().enumerate() {
+                task.await.map_err(|source| DriverError::Task {
+                    client: name.clone(),
+                    task: format!("reader of {}/{p}", self.topic),
+                    source,
+                })??;
             }
             Ok(())
         })

@@ -33,7 +33,7 @@ struct Instance {
     id: u32,
     table: usize,
     stop: watch::Sender<Stop>,
-    task: JoinHandle<Result<(), String>>,
+    task: JoinHandle<Result<(), crate::driver::DriverError>>,
 }
 
 /// Every consumer of a run.

@@ -259,7 +259,7 @@ pub async fn run(
                         plan.topics[p.topic].partitions,
                     )
                     .await
-                    .map_err(RunError::Client)?,
+                    .map_err(|e| RunError::Client(e.to_string()))?,
                 ),
             };
             let rate = match p.rate {
@@ -577,7 +577,7 @@ fn start_stages(
     tx: &mpsc::UnboundedSender<Ev>,
     epoch0: &Arc<AtomicU64>,
     stop: &watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<Result<(), String>>> {
+) -> Vec<tokio::task::JoinHandle<Result<(), crate::driver::DriverError>>> {
     let mut tasks = Vec::new();
     let mut id = first_id;
     for st in &plan.stages {
