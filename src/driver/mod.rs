@@ -330,6 +330,19 @@ pub enum Stop {
     Crash,
 }
 
+/// When a group consumer commits offsets (a driver's own copy of the scenario's commit
+/// mode: drivers know nothing of scenarios).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// The client's periodic auto-commit.
+    Auto,
+    /// Store each record's offset after processing it; commit the stored offsets every
+    /// second and when leaving (at-least-once).
+    AfterProcessing,
+    /// Commit each record's offset, synchronously, before processing it (at-most-once).
+    BeforeProcessing,
+}
+
 /// A consumer under test.
 pub trait ConsumerDriver: Send {
     /// Consumes until `stop` says otherwise, reporting every event to `events`; returns an

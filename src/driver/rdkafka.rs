@@ -25,11 +25,10 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::{ClientContext, TopicPartitionList};
 
 use super::{
-    BoxFuture, ConsumerDriver, ConsumerEvent, Done, DriverError, EventSink, OutRecord,
+    BoxFuture, Commit, ConsumerDriver, ConsumerEvent, Done, DriverError, EventSink, OutRecord,
     ProducerDriver, SendOutcome, Stop, now_us,
 };
 use crate::history::stamp::{self, Stamp};
-use crate::scenario::CommitMode;
 
 fn config(base: &BTreeMap<String, String>, defaults: &[(&str, &str)]) -> ClientConfig {
     let mut config = ClientConfig::new();
@@ -227,7 +226,7 @@ pub struct RdkafkaConsumer {
     settings: BTreeMap<String, String>,
     topic: String,
     group: String,
-    commit: CommitMode,
+    commit: Commit,
     processing_time: Duration,
 }
 
@@ -238,7 +237,7 @@ impl RdkafkaConsumer {
         mut settings: BTreeMap<String, String>,
         group: &str,
         topic: &str,
-        commit: CommitMode,
+        commit: Commit,
         processing_time: Duration,
     ) -> Self {
         settings.insert("group.id".into(), group.to_owned());
@@ -263,14 +262,14 @@ impl ConsumerDriver for RdkafkaConsumer {
             let client = || format!("rdkafka consumer {}", self.instance);
             let mut defaults = vec![("auto.offset.reset", "earliest")];
             match self.commit {
-                CommitMode::Auto => {}
+                Commit::Auto => {}
                 // Offsets stored after processing, committed by this loop every second (not
                 // by the client, so a crash commits nothing more, as a dead process would).
-                CommitMode::AfterProcessing => {
+                Commit::AfterProcessing => {
                     defaults.push(("enable.auto.offset.store", "false"));
                     defaults.push(("enable.auto.commit", "false"));
                 }
-                CommitMode::BeforeProcessing => defaults.push(("enable.auto.commit", "false")),
+                Commit::BeforeProcessing => defaults.push(("enable.auto.commit", "false")),
             }
             let context = GroupContext {
                 consumer: self.instance,
@@ -294,7 +293,7 @@ impl ConsumerDriver for RdkafkaConsumer {
             loop {
                 let message = tokio::select! {
                     m = consumer.recv() => m,
-                    _ = commit_tick.tick(), if self.commit == CommitMode::AfterProcessing => {
+                    _ = commit_tick.tick(), if self.commit == Commit::AfterProcessing => {
                         let _ = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Async);
                         continue;
                     }
@@ -307,7 +306,7 @@ impl ConsumerDriver for RdkafkaConsumer {
                         continue;
                     }
                 };
-                if self.commit == CommitMode::BeforeProcessing {
+                if self.commit == Commit::BeforeProcessing {
                     let mut next = TopicPartitionList::new();
                     let _ = next.add_partition_offset(
                         message.topic(),
@@ -345,7 +344,7 @@ impl ConsumerDriver for RdkafkaConsumer {
                     stamp,
                     at_us: now_us(),
                 });
-                if self.commit == CommitMode::AfterProcessing {
+                if self.commit == Commit::AfterProcessing {
                     let _ = consumer.store_offset_from_message(&message);
                 }
             }
@@ -356,7 +355,7 @@ impl ConsumerDriver for RdkafkaConsumer {
                 // learns of the crash only when the session times out.
                 return Ok(());
             }
-            if self.commit == CommitMode::AfterProcessing {
+            if self.commit == Commit::AfterProcessing {
                 let _ = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync);
             }
             consumer.unsubscribe();
