@@ -306,6 +306,18 @@ pub enum ConsumerEvent {
         /// Wall-clock time, microseconds since the UNIX epoch.
         at_us: u64,
     },
+    /// A commit failed: the group's committed offsets did not move (for these partitions).
+    CommitFailed {
+        /// Consumer instance.
+        consumer: u32,
+        /// Topic, partition and the offset it tried to commit (next offset to read), when
+        /// the client says; a commit of the stored offsets names the assigned partitions.
+        offsets: Vec<(String, i32, Option<i64>)>,
+        /// Which commit, and the client's reason.
+        error: String,
+        /// Wall-clock time, microseconds since the UNIX epoch.
+        at_us: u64,
+    },
 }
 
 /// Where a consumer sends its events.

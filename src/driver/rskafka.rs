@@ -97,11 +97,10 @@ async fn partition_sender(client: Arc<PartitionClient>, mut jobs: mpsc::Unbounde
                         done.call(SendOutcome::Ok { partition, offset });
                     }
                 }
-                Err(_) => {
+                Err(e) => {
+                    let reason = format!("the produce request failed: {e}");
                     for (_, done) in replies {
-                        done.call(SendOutcome::Indeterminate(
-                            "the produce request failed".into(),
-                        ));
+                        done.call(SendOutcome::Indeterminate(reason.clone()));
                     }
                 }
             }

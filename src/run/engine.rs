@@ -892,6 +892,20 @@ async fn collect(
                     }
                 }
             }
+            Ev::Consumer(ConsumerEvent::CommitFailed {
+                consumer,
+                offsets,
+                error,
+                at_us,
+            }) => history.group_events.push(GroupEvent::CommitFailed {
+                consumer,
+                at: run_us(at_us),
+                offsets: offsets
+                    .into_iter()
+                    .filter_map(|(t, p, o)| topic_id(&t).map(|t| (t, p, o)))
+                    .collect(),
+                error,
+            }),
         }
     }
     if let Some(bar) = bar {
