@@ -9,6 +9,7 @@
 //! for as long as the reader runs; any other failure ends that partition's reader (the
 //! others read on) with a [`DriverError::Fetch`] naming the topic, partition and offset.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -82,7 +83,11 @@ async fn partition_clients(
 }
 
 /// Sends queued records of one partition, one request at a time.
-async fn partition_sender(client: Arc<PartitionClient>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+async fn partition_sender(
+    client: Arc<PartitionClient>,
+    compression: Compression,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+) {
     let mut queue = Vec::new();
     while jobs.recv_many(&mut queue, MAX_BATCH).await > 0 {
         let mut records = Vec::new();
@@ -98,7 +103,7 @@ async fn partition_sender(client: Arc<PartitionClient>, mut jobs: mpsc::Unbounde
             }
         }
         if !records.is_empty() {
-            match client.produce(records, Compression::NoCompression).await {
+            match client.produce(records, compression).await {
                 Ok(offsets) => {
                     // A reply without an offset is dropped: its `Done` reports it
                     // indeterminate.
@@ -120,10 +125,47 @@ async fn partition_sender(client: Arc<PartitionClient>, mut jobs: mpsc::Unbounde
     }
 }
 
+/// The codec a `compression.type` value names (librdkafka's names; rskafka has all five).
+fn compression(value: &str) -> Option<Compression> {
+    Some(match value {
+        "none" => Compression::NoCompression,
+        "gzip" => Compression::Gzip,
+        "snappy" => Compression::Snappy,
+        "lz4" => Compression::Lz4,
+        "zstd" => Compression::Zstd,
+        _ => return None,
+    })
+}
+
 impl RskafkaProducer {
-    /// Connects to `bootstrap` and starts a sender task per partition of `topic`.
+    /// Connects to `bootstrap` and starts a sender task per partition of `topic`; records go
+    /// uncompressed.
     pub async fn new(bootstrap: &str, topic: &str, partitions: i32) -> Result<Self, DriverError> {
+        Self::with_settings(bootstrap, topic, partitions, &BTreeMap::new()).await
+    }
+
+    /// As [`RskafkaProducer::new`], with client settings. rskafka has few: of the keys a
+    /// librdkafka producer knows it honours `compression.type` (`none`, `gzip`, `snappy`,
+    /// `lz4`, `zstd`; alias `compression.codec`), and ignores the others.
+    pub async fn with_settings(
+        bootstrap: &str,
+        topic: &str,
+        partitions: i32,
+        settings: &BTreeMap<String, String>,
+    ) -> Result<Self, DriverError> {
         let name = format!("rskafka producer of {topic}");
+        let codec = match ["compression.type", "compression.codec"]
+            .into_iter()
+            .find_map(|key| settings.get_key_value(key))
+        {
+            None => Compression::NoCompression,
+            Some((key, value)) => compression(value).ok_or_else(|| DriverError::Setting {
+                client: name.clone(),
+                key: key.clone(),
+                value: value.clone(),
+                reason: "rskafka compresses with none, gzip, snappy, lz4 or zstd",
+            })?,
+        };
         let partitions = partition_clients(
             &name,
             bootstrap,
@@ -135,7 +177,7 @@ impl RskafkaProducer {
         .into_iter()
         .map(|client| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(partition_sender(client, rx));
+            tokio::spawn(partition_sender(client, codec, rx));
             tx
         })
         .collect();
@@ -475,6 +517,22 @@ mod tests {
         for e in &final_errors {
             assert!(!retriable(e), "{e}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_codec_rskafka_lacks_is_refused_before_connecting() {
+        assert_eq!(compression("zstd"), Some(Compression::Zstd));
+        assert_eq!(compression("none"), Some(Compression::NoCompression));
+        let settings = BTreeMap::from([("compression.type".to_owned(), "brotli".to_owned())]);
+        // Nothing listens on port 1: the setting is refused before any connection.
+        let Err(e) = RskafkaProducer::with_settings("127.0.0.1:1", "t", 1, &settings).await else {
+            panic!("brotli accepted");
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("rskafka producer of t: `compression.type = brotli`: "),
+            "{text}"
+        );
     }
 
     #[test]
