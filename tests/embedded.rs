@@ -1,69 +1,16 @@
 //! A single-node embedded cluster of the default Kafka version, shared by tests that do not
-//! break it: the driver matrix (each client produces, each reads back), topic
-//! administration, the controller query, and the external backend pointed at it.
+//! break it: topic administration, the controller query, and the external backend pointed
+//! at it. (Each client producing and each reading back is the driver matrix,
+//! tests/drivers.rs.)
 
 mod common;
 
 use std::collections::BTreeMap;
 
-use common::{rdkafka_produce, rdkafka_read, rskafka_produce, rskafka_read, shared_cluster};
+use common::{rdkafka_produce, rdkafka_read, shared_cluster};
 use kafka_harness::cluster::embedded::DEFAULT_KAFKA_VERSION;
 use kafka_harness::cluster::external::ExternalCluster;
 use kafka_harness::{Cluster, ClusterKind, NodeOp, TopicSpec};
-
-#[derive(Debug, Clone, Copy)]
-enum Client {
-    Rdkafka,
-    Rskafka,
-}
-
-/// Produces with `producer`, reads back with `reader`, and checks every value came back in
-/// order at the offsets the producer was given.
-async fn round_trip(producer: Client, reader: Client) {
-    let cluster = shared_cluster().await;
-    let topic = common::topic(&format!("matrix-{producer:?}-{reader:?}").to_lowercase());
-    cluster
-        .create_topic(&TopicSpec::new(&topic, 1, 1))
-        .await
-        .unwrap();
-    let settings = cluster.client_config();
-    let bootstrap = cluster.bootstrap_servers();
-    let sent = common::values(50);
-    let offsets = match producer {
-        Client::Rdkafka => rdkafka_produce(&settings, &topic, 0, &sent).await,
-        Client::Rskafka => rskafka_produce(&bootstrap, &topic, 0, &sent).await,
-    };
-    assert_eq!(
-        offsets,
-        (0..50).collect::<Vec<i64>>(),
-        "acknowledged offsets"
-    );
-    let read = match reader {
-        Client::Rdkafka => rdkafka_read(&settings, &topic, 0, sent.len()).await,
-        Client::Rskafka => rskafka_read(&bootstrap, &topic, 0, sent.len()).await,
-    };
-    assert_eq!(read, sent);
-}
-
-#[tokio::test]
-async fn rdkafka_to_rdkafka() {
-    round_trip(Client::Rdkafka, Client::Rdkafka).await;
-}
-
-#[tokio::test]
-async fn rdkafka_to_rskafka() {
-    round_trip(Client::Rdkafka, Client::Rskafka).await;
-}
-
-#[tokio::test]
-async fn rskafka_to_rdkafka() {
-    round_trip(Client::Rskafka, Client::Rdkafka).await;
-}
-
-#[tokio::test]
-async fn rskafka_to_rskafka() {
-    round_trip(Client::Rskafka, Client::Rskafka).await;
-}
 
 #[tokio::test]
 async fn cluster_reports_itself() {

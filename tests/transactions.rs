@@ -311,7 +311,7 @@ impl Pipeline {
         id: u32,
     ) -> (
         watch::Sender<bool>,
-        tokio::task::JoinHandle<Result<(), String>>,
+        tokio::task::JoinHandle<Result<(), kafka_harness::driver::DriverError>>,
     ) {
         let stage = Stage {
             producer: id,

@@ -163,7 +163,7 @@ pub fn group_report(
                 at,
                 partitions,
             } => items.push((*at, *consumer, "revoked", partitions)),
-            GroupEvent::Committed { .. } => {}
+            GroupEvent::Committed { .. } | GroupEvent::CommitFailed { .. } => {}
         }
     }
     for f in faults.iter().filter(|f| f.outcome == "ok") {

@@ -188,7 +188,7 @@ pub(super) fn nonmonotonic_poll_in(cx: &Context<'_>) -> CheckResult {
                 at,
                 partitions,
             } => (*consumer, *at, partitions),
-            GroupEvent::Committed { .. } => continue,
+            GroupEvent::Committed { .. } | GroupEvent::CommitFailed { .. } => continue,
         };
         for &(topic, partition) in partitions {
             bounds.push(((consumer, partition_group(topic, partition)), at));

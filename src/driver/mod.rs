@@ -28,6 +28,153 @@ use crate::history::stamp::Stamp;
 /// A boxed future, as drivers return them.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+/// Why a driver could not go on: which client, which topic, partition or group, what it was
+/// doing, and the client library's own error as the source.
+///
+/// `client` names the instance as the run knows it (`rdkafka consumer 3`, `rskafka producer
+/// of audit`, `stage 5`). A send's failure is not one of these: it is a [`SendOutcome`], kept
+/// per record in the History. Sources are boxed to keep the error small.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// librdkafka refused to create a client from these settings.
+    #[error("{client}: creating the client: {source}")]
+    Create {
+        /// The client.
+        client: String,
+        /// librdkafka's error.
+        source: Box<::rdkafka::error::KafkaError>,
+    },
+    /// rskafka could not connect to the cluster.
+    #[error("{client}: connecting to {bootstrap}: {source}")]
+    Connect {
+        /// The client.
+        client: String,
+        /// The bootstrap servers tried.
+        bootstrap: String,
+        /// rskafka's error.
+        source: Box<::rskafka::client::error::Error>,
+    },
+    /// rskafka could not reach a partition's leader.
+    #[error("{client}: reaching {topic}/{partition}: {source}")]
+    PartitionClient {
+        /// The client.
+        client: String,
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// rskafka's error.
+        source: Box<::rskafka::client::error::Error>,
+    },
+    /// A client setting the driver cannot honour.
+    #[error("{client}: `{key} = {value}`: {reason}")]
+    Setting {
+        /// The client.
+        client: String,
+        /// The setting's key.
+        key: String,
+        /// Its value.
+        value: String,
+        /// Why it cannot be honoured.
+        reason: &'static str,
+    },
+    /// A consumer could not subscribe to its topic.
+    #[error("{client}: subscribing to {topic} in group {group}: {source}")]
+    Subscribe {
+        /// The client.
+        client: String,
+        /// Topic.
+        topic: String,
+        /// Consumer group.
+        group: String,
+        /// librdkafka's error.
+        source: Box<::rdkafka::error::KafkaError>,
+    },
+    /// A fetch failed in a way retrying cannot mend.
+    #[error("{client}: fetching {topic}/{partition} at offset {offset}: {source}")]
+    Fetch {
+        /// The client.
+        client: String,
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The offset asked for.
+        offset: i64,
+        /// rskafka's error.
+        source: Box<::rskafka::client::error::Error>,
+    },
+    /// A consumer-group call failed (reading the assignment or the committed offsets).
+    #[error("{client}: {operation} in group {group}: {source}")]
+    Group {
+        /// The client.
+        client: String,
+        /// Consumer group.
+        group: String,
+        /// What it was doing.
+        operation: &'static str,
+        /// librdkafka's error.
+        source: Box<::rdkafka::error::KafkaError>,
+    },
+    /// A consumer has no group metadata (it is not in a group), so it cannot commit offsets
+    /// in a transaction.
+    #[error("{client}: no group metadata for group {group}")]
+    NoGroupMetadata {
+        /// The client.
+        client: String,
+        /// Consumer group.
+        group: String,
+    },
+    /// An offset could not be set on a partition list.
+    #[error("{client}: offset {offset} of {topic}/{partition}: {source}")]
+    Offset {
+        /// The client.
+        client: String,
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The offset.
+        offset: i64,
+        /// librdkafka's error.
+        source: Box<::rdkafka::error::KafkaError>,
+    },
+    /// A seek failed.
+    #[error("{client}: seeking {topic}/{partition} to {offset}: {source}")]
+    Seek {
+        /// The client.
+        client: String,
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// Where to (an offset, or `beginning`).
+        offset: String,
+        /// librdkafka's error.
+        source: Box<::rdkafka::error::KafkaError>,
+    },
+    /// A transaction control call failed.
+    #[error("transactional producer {transactional_id}: {call}: {source}")]
+    Transaction {
+        /// The producer's `transactional.id`.
+        transactional_id: String,
+        /// The call (`init_transactions`, ...).
+        call: &'static str,
+        /// How it failed.
+        source: Box<txn::ControlError>,
+    },
+    /// A task of the driver panicked or was cancelled.
+    #[error("{client}: {task} task: {source}")]
+    Task {
+        /// The client.
+        client: String,
+        /// Which task.
+        task: String,
+        /// Tokio's error.
+        source: tokio::task::JoinError,
+    },
+}
+
 /// One record to send.
 #[derive(Debug, Clone)]
 pub struct OutRecord {
@@ -160,6 +307,18 @@ pub enum ConsumerEvent {
         /// Wall-clock time, microseconds since the UNIX epoch.
         at_us: u64,
     },
+    /// A commit failed: the group's committed offsets did not move (for these partitions).
+    CommitFailed {
+        /// Consumer instance.
+        consumer: u32,
+        /// Topic, partition and the offset it tried to commit (next offset to read), when
+        /// the client says; a commit of the stored offsets names the assigned partitions.
+        offsets: Vec<(String, i32, Option<i64>)>,
+        /// Which commit, and the client's reason.
+        error: String,
+        /// Wall-clock time, microseconds since the UNIX epoch.
+        at_us: u64,
+    },
 }
 
 /// Where a consumer sends its events.
@@ -184,13 +343,26 @@ pub enum Stop {
     Crash,
 }
 
+/// When a group consumer commits offsets (a driver's own copy of the scenario's commit
+/// mode: drivers know nothing of scenarios).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// The client's periodic auto-commit.
+    Auto,
+    /// Store each record's offset after processing it; commit the stored offsets every
+    /// second and when leaving (at-least-once).
+    AfterProcessing,
+    /// Commit each record's offset, synchronously, before processing it (at-most-once).
+    BeforeProcessing,
+}
+
 /// A consumer under test.
 pub trait ConsumerDriver: Send {
     /// Consumes until `stop` says otherwise, reporting every event to `events`; returns an
-    /// error message if the client failed.
+    /// error if the client failed in a way it cannot recover from.
     fn run(
         self: Box<Self>,
         events: EventSink,
         stop: tokio::sync::watch::Receiver<Stop>,
-    ) -> BoxFuture<Result<(), String>>;
+    ) -> BoxFuture<Result<(), DriverError>>;
 }

@@ -12,6 +12,12 @@
 //! commits the stored offsets every second and when it leaves: at-least-once. In
 //! `before_processing` mode it commits each record's offset, synchronously, before
 //! processing it: at-most-once. A crashed consumer ([`Stop::Crash`]) commits nothing more.
+//!
+//! Every commit that fails is reported ([`ConsumerEvent::CommitFailed`]): an auto-commit's
+//! result comes through the client's commit callback, and the consumer's own commits are
+//! synchronous, because librdkafka reports the result of an application's asynchronous
+//! commit to no one when, as in rust-rdkafka, commit results arrive as events rather than
+//! through an `offset_commit_cb`. A commit with nothing to commit is no failure.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,11 +31,10 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::{ClientContext, TopicPartitionList};
 
 use super::{
-    BoxFuture, ConsumerDriver, ConsumerEvent, Done, EventSink, OutRecord, ProducerDriver,
-    SendOutcome, Stop, now_us,
+    BoxFuture, Commit, ConsumerDriver, ConsumerEvent, Done, DriverError, EventSink, OutRecord,
+    ProducerDriver, SendOutcome, Stop, now_us,
 };
 use crate::history::stamp::{self, Stamp};
-use crate::scenario::CommitMode;
 
 fn config(base: &BTreeMap<String, String>, defaults: &[(&str, &str)]) -> ClientConfig {
     let mut config = ClientConfig::new();
@@ -41,6 +46,9 @@ fn config(base: &BTreeMap<String, String>, defaults: &[(&str, &str)]) -> ClientC
     }
     config
 }
+
+/// How long a flush waits for every enqueued send's outcome.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Hands each delivery report to its send's [`Done`].
 pub(crate) struct Deliveries;
@@ -71,9 +79,16 @@ pub struct RdkafkaProducer {
 
 impl RdkafkaProducer {
     /// Creates a producer from client settings (cluster settings plus the scenario's).
-    pub fn new(settings: &BTreeMap<String, String>) -> KafkaResult<Self> {
+    pub fn new(settings: &BTreeMap<String, String>) -> Result<Self, DriverError> {
         let producer = config(settings, &[("partitioner", "murmur2_random")])
-            .create_with_context(Deliveries)?;
+            .create_with_context(Deliveries)
+            .map_err(|source| DriverError::Create {
+                client: match settings.get("transactional.id") {
+                    Some(id) => format!("rdkafka producer {id}"),
+                    None => "rdkafka producer".into(),
+                },
+                source: Box::new(source),
+            })?;
         Ok(RdkafkaProducer {
             producer: Arc::new(producer),
         })
@@ -145,8 +160,13 @@ impl ProducerDriver for RdkafkaProducer {
     fn flush(&self) -> BoxFuture<()> {
         let producer = Arc::clone(&self.producer);
         Box::pin(async move {
-            let _ =
-                tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(60))).await;
+            // Sends still unreported after a failed flush end through their `Done`: reported
+            // later, or indeterminate when the producer is dropped.
+            match tokio::task::spawn_blocking(move || producer.flush(FLUSH_TIMEOUT)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("rdkafka producer: flushing: {e}"),
+                Err(e) => tracing::warn!("rdkafka producer: flushing task: {e}"),
+            }
         })
     }
 }
@@ -184,23 +204,40 @@ impl ConsumerContext for GroupContext {
                 partitions: partitions(list),
                 at_us,
             },
-            Rebalance::Error(_) => return,
+            Rebalance::Error(e) => {
+                // librdkafka has unassigned the consumer's partitions (rust-rdkafka logs it too).
+                tracing::warn!("rdkafka consumer {consumer}: rebalance failed: {e}");
+                return;
+            }
         };
         let _ = self.events.send(event);
     }
 
+    /// An auto-commit's result (the consumer's own commits are synchronous and report
+    /// themselves: librdkafka calls this for no commit the application made).
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
-        if result.is_err() {
-            return;
-        }
-        let committed = offsets
-            .elements()
-            .iter()
-            .filter_map(|e| match e.offset() {
-                rdkafka::Offset::Offset(o) => Some((e.topic().to_owned(), e.partition(), o)),
+        let offset =
+            |e: &rdkafka::topic_partition_list::TopicPartitionListElem<'_>| match e.offset() {
+                rdkafka::Offset::Offset(o) => Some(o),
                 _ => None,
-            })
-            .collect::<Vec<_>>();
+            };
+        let mut committed = Vec::new();
+        let mut failed = Vec::new();
+        for e in offsets.elements() {
+            let (topic, partition) = (e.topic().to_owned(), e.partition());
+            match result.clone().and(e.error()) {
+                Ok(()) => {
+                    if let Some(o) = offset(&e) {
+                        committed.push((topic, partition, o));
+                    }
+                }
+                Err(error) => {
+                    if !nothing_to_commit(&error) {
+                        failed.push((topic, partition, offset(&e), error.to_string()));
+                    }
+                }
+            }
+        }
         if !committed.is_empty() {
             let _ = self.events.send(ConsumerEvent::Committed {
                 consumer: self.consumer,
@@ -208,7 +245,84 @@ impl ConsumerContext for GroupContext {
                 at_us: now_us(),
             });
         }
+        if let Err(e) = &result
+            && offsets.count() == 0
+            && !nothing_to_commit(e)
+        {
+            // A failure that names no partition.
+            commit_failed(&self.events, self.consumer, Vec::new(), "auto-commit", e);
+        }
+        // One event per distinct reason, naming the partitions that failed with it.
+        failed.sort_by(|a, b| a.3.cmp(&b.3));
+        for group in failed.chunk_by(|a, b| a.3 == b.3) {
+            let _ = self.events.send(ConsumerEvent::CommitFailed {
+                consumer: self.consumer,
+                offsets: group
+                    .iter()
+                    .map(|(t, p, o, _)| (t.clone(), *p, *o))
+                    .collect(),
+                error: format!("auto-commit: {}", group[0].3),
+                at_us: now_us(),
+            });
+        }
     }
+}
+
+/// A commit found nothing new to commit: not a failure.
+fn nothing_to_commit(e: &KafkaError) -> bool {
+    e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset)
+}
+
+/// Reports that the commit `what` of `offsets` failed with `error`.
+fn commit_failed(
+    events: &EventSink,
+    consumer: u32,
+    offsets: Vec<(String, i32, Option<i64>)>,
+    what: &str,
+    error: &KafkaError,
+) {
+    let _ = events.send(ConsumerEvent::CommitFailed {
+        consumer,
+        offsets,
+        error: format!("{what}: {error}"),
+        at_us: now_us(),
+    });
+}
+
+/// Commits the stored offsets, synchronously; reports a failure, naming each assigned
+/// partition with the offset stored for it (`stored`: partition of `topic` to next offset).
+fn commit_stored(
+    consumer: &StreamConsumer<GroupContext>,
+    events: &EventSink,
+    instance: u32,
+    topic: &str,
+    stored: &BTreeMap<i32, i64>,
+    what: &str,
+) {
+    let result = tokio::task::block_in_place(|| {
+        consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync)
+    });
+    let Err(e) = result else { return };
+    if nothing_to_commit(&e) {
+        return;
+    }
+    let offsets = match consumer.assignment() {
+        Ok(list) => list
+            .elements()
+            .iter()
+            .map(|p| {
+                let offset = (p.topic() == topic)
+                    .then(|| stored.get(&p.partition()).copied())
+                    .flatten();
+                (p.topic().to_owned(), p.partition(), offset)
+            })
+            .collect(),
+        Err(_) => stored
+            .iter()
+            .map(|(&p, &o)| (topic.to_owned(), p, Some(o)))
+            .collect(),
+    };
+    commit_failed(events, instance, offsets, what, &e);
 }
 
 /// How often an `after_processing` consumer commits the offsets it has processed.
@@ -219,7 +333,8 @@ pub struct RdkafkaConsumer {
     instance: u32,
     settings: BTreeMap<String, String>,
     topic: String,
-    commit: CommitMode,
+    group: String,
+    commit: Commit,
     processing_time: Duration,
 }
 
@@ -230,7 +345,7 @@ impl RdkafkaConsumer {
         mut settings: BTreeMap<String, String>,
         group: &str,
         topic: &str,
-        commit: CommitMode,
+        commit: Commit,
         processing_time: Duration,
     ) -> Self {
         settings.insert("group.id".into(), group.to_owned());
@@ -238,6 +353,7 @@ impl RdkafkaConsumer {
             instance,
             settings,
             topic: topic.to_owned(),
+            group: group.to_owned(),
             commit,
             processing_time,
         }
@@ -249,18 +365,19 @@ impl ConsumerDriver for RdkafkaConsumer {
         self: Box<Self>,
         events: EventSink,
         mut stop: tokio::sync::watch::Receiver<Stop>,
-    ) -> BoxFuture<Result<(), String>> {
+    ) -> BoxFuture<Result<(), DriverError>> {
         Box::pin(async move {
+            let client = || format!("rdkafka consumer {}", self.instance);
             let mut defaults = vec![("auto.offset.reset", "earliest")];
             match self.commit {
-                CommitMode::Auto => {}
+                Commit::Auto => {}
                 // Offsets stored after processing, committed by this loop every second (not
                 // by the client, so a crash commits nothing more, as a dead process would).
-                CommitMode::AfterProcessing => {
+                Commit::AfterProcessing => {
                     defaults.push(("enable.auto.offset.store", "false"));
                     defaults.push(("enable.auto.commit", "false"));
                 }
-                CommitMode::BeforeProcessing => defaults.push(("enable.auto.commit", "false")),
+                Commit::BeforeProcessing => defaults.push(("enable.auto.commit", "false")),
             }
             let context = GroupContext {
                 consumer: self.instance,
@@ -268,16 +385,28 @@ impl ConsumerDriver for RdkafkaConsumer {
             };
             let consumer: StreamConsumer<GroupContext> = config(&self.settings, &defaults)
                 .create_with_context(context)
-                .map_err(|e| format!("creating consumer {}: {e}", self.instance))?;
+                .map_err(|source| DriverError::Create {
+                    client: client(),
+                    source: Box::new(source),
+                })?;
             consumer
                 .subscribe(&[&self.topic])
-                .map_err(|e| format!("subscribing to {}: {e}", self.topic))?;
+                .map_err(|source| DriverError::Subscribe {
+                    client: client(),
+                    topic: self.topic.clone(),
+                    group: self.group.clone(),
+                    source: Box::new(source),
+                })?;
             let mut commit_tick = tokio::time::interval(COMMIT_INTERVAL);
+            // The offsets stored after processing (`after_processing`): partition of the
+            // topic to the next offset to read, to name them when a commit fails.
+            let mut stored: BTreeMap<i32, i64> = BTreeMap::new();
             loop {
                 let message = tokio::select! {
                     m = consumer.recv() => m,
-                    _ = commit_tick.tick(), if self.commit == CommitMode::AfterProcessing => {
-                        let _ = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Async);
+                    _ = commit_tick.tick(), if self.commit == Commit::AfterProcessing => {
+                        commit_stored(&consumer, &events, self.instance, &self.topic, &stored,
+                            "commit after processing");
                         continue;
                     }
                     _ = stop.wait_for(|s| *s != Stop::Run) => break,
@@ -289,20 +418,25 @@ impl ConsumerDriver for RdkafkaConsumer {
                         continue;
                     }
                 };
-                if self.commit == CommitMode::BeforeProcessing {
-                    let mut next = TopicPartitionList::new();
-                    let _ = next.add_partition_offset(
-                        message.topic(),
-                        message.partition(),
-                        rdkafka::Offset::Offset(message.offset() + 1),
-                    );
-                    let committed = tokio::task::block_in_place(|| {
-                        consumer.commit(&next, rdkafka::consumer::CommitMode::Sync)
-                    });
+                if self.commit == Commit::BeforeProcessing {
+                    let (topic, partition, next) =
+                        (message.topic(), message.partition(), message.offset() + 1);
+                    let mut list = TopicPartitionList::new();
+                    let committed = list
+                        .add_partition_offset(topic, partition, rdkafka::Offset::Offset(next))
+                        .and_then(|()| {
+                            tokio::task::block_in_place(|| {
+                                consumer.commit(&list, rdkafka::consumer::CommitMode::Sync)
+                            })
+                        });
                     if let Err(e) = committed {
-                        tracing::debug!(
-                            "consumer {}: commit before processing: {e}",
-                            self.instance
+                        let offsets = vec![(topic.to_owned(), partition, Some(next))];
+                        commit_failed(
+                            &events,
+                            self.instance,
+                            offsets,
+                            "commit before processing",
+                            &e,
                         );
                     }
                 }
@@ -327,8 +461,21 @@ impl ConsumerDriver for RdkafkaConsumer {
                     stamp,
                     at_us: now_us(),
                 });
-                if self.commit == CommitMode::AfterProcessing {
-                    let _ = consumer.store_offset_from_message(&message);
+                if self.commit == Commit::AfterProcessing {
+                    match consumer.store_offset_from_message(&message) {
+                        Ok(()) => {
+                            stored.insert(message.partition(), message.offset() + 1);
+                        }
+                        // Usually a partition revoked while its record was processed: its
+                        // offset is not committed, and the record is read again.
+                        Err(e) => tracing::debug!(
+                            "rdkafka consumer {}: storing the offset of {}/{} at {}: {e}",
+                            self.instance,
+                            message.topic(),
+                            message.partition(),
+                            message.offset()
+                        ),
+                    }
                 }
             }
             if *stop.borrow() == Stop::Crash {
@@ -338,11 +485,104 @@ impl ConsumerDriver for RdkafkaConsumer {
                 // learns of the crash only when the session times out.
                 return Ok(());
             }
-            if self.commit == CommitMode::AfterProcessing {
-                let _ = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync);
+            if self.commit == Commit::AfterProcessing {
+                commit_stored(
+                    &consumer,
+                    &events,
+                    self.instance,
+                    &self.topic,
+                    &stored,
+                    "commit on leaving",
+                );
             }
             consumer.unsubscribe();
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> (
+        GroupContext,
+        tokio::sync::mpsc::UnboundedReceiver<ConsumerEvent>,
+    ) {
+        let (events, rx) = tokio::sync::mpsc::unbounded_channel();
+        (
+            GroupContext {
+                consumer: 3,
+                events,
+            },
+            rx,
+        )
+    }
+
+    fn offsets() -> TopicPartitionList {
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset("t", 0, rdkafka::Offset::Offset(10))
+            .unwrap();
+        list.add_partition_offset("t", 1, rdkafka::Offset::Invalid)
+            .unwrap();
+        list
+    }
+
+    #[test]
+    fn an_auto_commit_reports_what_it_committed() {
+        let (cx, mut rx) = context();
+        cx.commit_callback(Ok(()), &offsets());
+        let ConsumerEvent::Committed {
+            consumer, offsets, ..
+        } = rx.try_recv().unwrap()
+        else {
+            panic!("not a commit");
+        };
+        assert_eq!((consumer, offsets), (3, vec![("t".to_owned(), 0, 10)]));
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_failed_auto_commit_is_reported_not_dropped() {
+        let (cx, mut rx) = context();
+        let error = KafkaError::ConsumerCommit(RDKafkaErrorCode::RebalanceInProgress);
+        cx.commit_callback(Err(error), &offsets());
+        let ConsumerEvent::CommitFailed {
+            consumer,
+            offsets,
+            error,
+            ..
+        } = rx.try_recv().unwrap()
+        else {
+            panic!("not a failed commit");
+        };
+        assert_eq!(consumer, 3);
+        assert_eq!(
+            offsets,
+            vec![("t".to_owned(), 0, Some(10)), ("t".to_owned(), 1, None)]
+        );
+        assert!(error.starts_with("auto-commit: "), "{error}");
+        assert!(error.contains("rebalance"), "{error}");
+        assert!(rx.try_recv().is_err(), "one event per failure");
+    }
+
+    #[test]
+    fn nothing_to_commit_is_no_failure() {
+        let (cx, mut rx) = context();
+        let error = KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset);
+        cx.commit_callback(Err(error.clone()), &offsets());
+        cx.commit_callback(Err(error), &TopicPartitionList::new());
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_failure_naming_no_partition_is_reported() {
+        let (cx, mut rx) = context();
+        let error = KafkaError::ConsumerCommit(RDKafkaErrorCode::NotCoordinator);
+        cx.commit_callback(Err(error), &TopicPartitionList::new());
+        assert!(matches!(
+            rx.try_recv().unwrap(),
+            ConsumerEvent::CommitFailed { offsets, .. } if offsets.is_empty()
+        ));
     }
 }

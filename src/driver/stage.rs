@@ -31,7 +31,7 @@ use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 
 use crate::driver::txn::{TransactionalProducer, TxnReport};
-use crate::driver::{OutRecord, now_us};
+use crate::driver::{DriverError, OutRecord, now_us};
 use crate::history::stamp::{self, Stamp};
 use crate::history::{MsgId, TxnOutcome};
 
@@ -76,7 +76,8 @@ impl Stage {
         self,
         events: mpsc::UnboundedSender<StageTxn>,
         mut stop: watch::Receiver<bool>,
-    ) -> Result<(), String> {
+    ) -> Result<(), DriverError> {
+        let client = || format!("stage {}", self.producer);
         let mut config = ClientConfig::new();
         config
             .set("auto.offset.reset", "earliest")
@@ -88,12 +89,21 @@ impl Stage {
         config.set("group.id", &self.group);
         let rebalances = Arc::new(AtomicU64::new(0));
         let context = StageContext(Arc::clone(&rebalances));
-        let consumer: StreamConsumer<StageContext> = config
-            .create_with_context(context)
-            .map_err(|e| e.to_string())?;
+        let consumer: StreamConsumer<StageContext> =
+            config
+                .create_with_context(context)
+                .map_err(|source| DriverError::Create {
+                    client: client(),
+                    source: Box::new(source),
+                })?;
         consumer
             .subscribe(&[&self.input])
-            .map_err(|e| format!("subscribing to {}: {e}", self.input))?;
+            .map_err(|source| DriverError::Subscribe {
+                client: client(),
+                topic: self.input.clone(),
+                group: self.group.clone(),
+                source: Box::new(source),
+            })?;
         let txn_id = format!("{}-{}", self.group, self.producer);
         let mut producer = TransactionalProducer::new(&self.settings, &txn_id).await?;
         let mut seq = 0u64;
@@ -102,7 +112,7 @@ impl Stage {
         let mut must_rewind = false;
         while !*stop.borrow() {
             if must_rewind {
-                match rewind(&consumer) {
+                match rewind(&consumer, &client(), &self.group) {
                     Ok(()) => must_rewind = false,
                     Err(e) => {
                         tracing::debug!("stage {}: {e}", self.producer);
@@ -173,11 +183,20 @@ impl Stage {
             for ((topic, partition), offset) in &next {
                 offsets
                     .add_partition_offset(topic, *partition, Offset::Offset(*offset))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|source| DriverError::Offset {
+                        client: client(),
+                        topic: topic.clone(),
+                        partition: *partition,
+                        offset: *offset,
+                        source: Box::new(source),
+                    })?;
             }
             let group = consumer
                 .group_metadata()
-                .ok_or("the stage's consumer has no group metadata")?;
+                .ok_or_else(|| DriverError::NoGroupMetadata {
+                    client: client(),
+                    group: self.group.clone(),
+                })?;
             let began = tokio::time::Instant::now();
             let size = records.len();
             let report = producer
@@ -234,14 +253,24 @@ impl ConsumerContext for StageContext {
 }
 
 /// Seeks each assigned partition back to the group's committed offset (or the start).
-fn rewind(consumer: &StreamConsumer<StageContext>) -> Result<(), String> {
+fn rewind(
+    consumer: &StreamConsumer<StageContext>,
+    client: &str,
+    group: &str,
+) -> Result<(), DriverError> {
+    let group_error = |operation, source| DriverError::Group {
+        client: client.to_owned(),
+        group: group.to_owned(),
+        operation,
+        source: Box::new(source),
+    };
     tokio::task::block_in_place(|| {
         let assigned = consumer
             .assignment()
-            .map_err(|e| format!("reading the assignment: {e}"))?;
+            .map_err(|e| group_error("reading the assignment", e))?;
         let committed = consumer
             .committed_offsets(assigned, CONTROL_TIMEOUT)
-            .map_err(|e| format!("reading committed offsets: {e}"))?;
+            .map_err(|e| group_error("reading the committed offsets", e))?;
         for e in committed.elements() {
             let offset = match e.offset() {
                 Offset::Offset(o) => Offset::Offset(o),
@@ -249,7 +278,16 @@ fn rewind(consumer: &StreamConsumer<StageContext>) -> Result<(), String> {
             };
             consumer
                 .seek(e.topic(), e.partition(), offset, CONTROL_TIMEOUT)
-                .map_err(|err| format!("rewinding {}/{}: {err}", e.topic(), e.partition()))?;
+                .map_err(|source| DriverError::Seek {
+                    client: client.to_owned(),
+                    topic: e.topic().to_owned(),
+                    partition: e.partition(),
+                    offset: match offset {
+                        Offset::Offset(o) => o.to_string(),
+                        _ => "the beginning".into(),
+                    },
+                    source: Box::new(source),
+                })?;
         }
         Ok(())
     })

@@ -29,7 +29,6 @@
 //! open. Producers are idempotent with `acks=all` (Kafka requires both for transactions).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +38,7 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::Producer;
 
 use super::rdkafka::{Client, RdkafkaProducer};
-use super::{OutRecord, ProducerDriver, SendOutcome};
+use super::{DriverError, OutRecord, ProducerDriver, SendOutcome};
 use crate::history::TxnOutcome;
 
 /// How long initialising transactions may take.
@@ -84,7 +83,7 @@ impl TransactionalProducer {
     pub async fn new(
         settings: &BTreeMap<String, String>,
         transactional_id: &str,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DriverError> {
         let mut settings = settings.clone();
         settings.insert("transactional.id".into(), transactional_id.to_owned());
         // What librdkafka implies for a transactional producer, stated; a scenario that sets
@@ -96,13 +95,17 @@ impl TransactionalProducer {
             .get("transaction.timeout.ms")
             .and_then(|ms| ms.trim().parse().ok())
             .map_or(DEFAULT_TRANSACTION_TIMEOUT, Duration::from_millis);
-        let inner = Arc::new(RdkafkaProducer::new(&settings).map_err(|e| e.to_string())?);
+        let inner = Arc::new(RdkafkaProducer::new(&settings)?);
         let init = Arc::clone(&inner);
         control_call(INIT_TIMEOUT, move || {
             init.client().init_transactions(INIT_TIMEOUT)
         })
         .await
-        .map_err(|e| format!("initialising transactions of {transactional_id}: {e}"))?;
+        .map_err(|source| DriverError::Transaction {
+            transactional_id: transactional_id.to_owned(),
+            call: "init_transactions",
+            source: Box::new(source),
+        })?;
         Ok(TransactionalProducer {
             inner,
             delivery_deadline: transaction_timeout + DELIVERY_MARGIN,
@@ -249,14 +252,20 @@ impl TransactionalProducer {
 }
 
 /// Why a transaction control call failed.
-#[derive(Debug)]
-enum ControlError {
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
     /// librdkafka returned this error.
+    #[error(transparent)]
     Kafka(KafkaError),
     /// The call had not returned this long after it began; it may still be running.
+    #[error(
+        "the client had not returned after {0:?} (a librdkafka call past its timeout); the \
+         producer is abandoned"
+    )]
     Hung(Duration),
     /// No thread could be started to make the call (it was not made).
-    NoThread(std::io::Error),
+    #[error("no thread for the call: {0}")]
+    NoThread(#[source] std::io::Error),
 }
 
 impl ControlError {
@@ -266,20 +275,6 @@ impl ControlError {
 
     fn retriable(&self) -> bool {
         matches!(self, ControlError::Kafka(KafkaError::Transaction(t)) if t.is_retriable())
-    }
-}
-
-impl fmt::Display for ControlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ControlError::Kafka(e) => e.fmt(f),
-            ControlError::Hung(after) => write!(
-                f,
-                "the client had not returned after {after:?} (a librdkafka call past its \
-                 timeout); the producer is abandoned"
-            ),
-            ControlError::NoThread(e) => write!(f, "no thread for the call: {e}"),
-        }
     }
 }
 

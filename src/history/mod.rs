@@ -117,6 +117,17 @@ pub enum GroupEvent {
         /// Next offset to read.
         offset: i64,
     },
+    /// A commit failed: the committed offsets of these partitions did not move.
+    CommitFailed {
+        /// The consumer instance.
+        consumer: u32,
+        /// When.
+        at: Micros,
+        /// Topic, partition and the offset it tried to commit, when known.
+        offsets: Vec<(TopicId, i32, Option<i64>)>,
+        /// Which commit, and the client's reason.
+        error: String,
+    },
 }
 
 /// Everything producers and consumers did in a run.

@@ -289,6 +289,23 @@ impl Collector {
                 partitions,
                 at_us,
             } => self.assignment(consumer, &partitions, at_us, false),
+            ConsumerEvent::CommitFailed {
+                consumer,
+                offsets,
+                error,
+                at_us,
+            } => {
+                let offsets = offsets
+                    .into_iter()
+                    .filter_map(|(t, p, o)| self.topic_id(&t).map(|t| (t, p, o)))
+                    .collect();
+                self.history.group_events.push(GroupEvent::CommitFailed {
+                    consumer,
+                    at: self.run_us(at_us),
+                    offsets,
+                    error,
+                });
+            }
             ConsumerEvent::Committed {
                 consumer,
                 offsets,

@@ -22,9 +22,9 @@ use tokio::task::JoinHandle;
 
 use crate::driver::rdkafka::RdkafkaConsumer;
 use crate::driver::rskafka::RskafkaReader;
-use crate::driver::{ConsumerDriver, EventSink, Stop};
+use crate::driver::{Commit, ConsumerDriver, EventSink, Stop};
 use crate::run::nemesis::{BoxFuture, FaultError};
-use crate::scenario::{ConsumerPlan, DriverKind, FaultAction, FaultTarget, Plan};
+use crate::scenario::{CommitMode, ConsumerPlan, DriverKind, FaultAction, FaultTarget, Plan};
 
 /// How long a stopping consumer may take to finish.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,7 +33,7 @@ struct Instance {
     id: u32,
     table: usize,
     stop: watch::Sender<Stop>,
-    task: JoinHandle<Result<(), String>>,
+    task: JoinHandle<Result<(), crate::driver::DriverError>>,
 }
 
 /// Every consumer of a run.
@@ -127,7 +127,11 @@ impl Members {
                     settings,
                     &group,
                     topic,
-                    c.commit,
+                    match c.commit {
+                        CommitMode::Auto => Commit::Auto,
+                        CommitMode::AfterProcessing => Commit::AfterProcessing,
+                        CommitMode::BeforeProcessing => Commit::BeforeProcessing,
+                    },
                     c.processing_time,
                 ))
             }

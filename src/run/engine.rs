@@ -28,10 +28,11 @@ use super::nemesis::Nemesis;
 use super::producers::{self, Limits};
 use super::stages;
 use crate::cluster::{Cluster, ClusterError, TopicSpec};
-use crate::driver::{ConsumerEvent, now_us};
+use crate::driver::{ConsumerEvent, DriverError, now_us};
 use crate::history::latency::Recorder;
 use crate::history::{History, Log};
 use crate::scenario::{Plan, Seeds};
+use crate::workload::WorkloadError;
 
 /// Why a run could not be carried out (as opposed to a check failing).
 #[derive(Debug, thiserror::Error)]
@@ -41,12 +42,20 @@ pub enum RunError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     /// A producer table's client could not be created or connected.
-    #[error("producer `{producer}`: {reason}")]
+    #[error("producer `{producer}`: {source}")]
     Producer {
         /// The producer table.
         producer: String,
-        /// What the client said.
-        reason: String,
+        /// What went wrong.
+        source: DriverError,
+    },
+    /// A producer table's workload could not be built (its keys).
+    #[error("producer `{producer}`: {source}")]
+    Workload {
+        /// The producer table.
+        producer: String,
+        /// What went wrong.
+        source: WorkloadError,
     },
     /// A file of the run's output folder could not be written.
     #[error("writing {}: {source}", path.display())]
@@ -315,7 +324,7 @@ async fn consumed_end_offsets(plan: &Plan, cluster: &dyn Cluster, topics: &[Stri
 }
 
 /// Waits (up to 60 s each) for the stopped stages to finish.
-async fn stop_stages(tasks: Vec<JoinHandle<Result<(), String>>>) {
+async fn stop_stages(tasks: Vec<JoinHandle<Result<(), DriverError>>>) {
     for task in tasks {
         match tokio::time::timeout(Duration::from_secs(60), task).await {
             Ok(Ok(Err(e))) => tracing::warn!("stage: {e}"),

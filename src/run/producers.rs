@@ -20,7 +20,7 @@ use crate::cluster::Cluster;
 use crate::driver::rdkafka::RdkafkaProducer;
 use crate::driver::rskafka::RskafkaProducer;
 use crate::driver::txn::TransactionalProducer;
-use crate::driver::{Done, OutRecord, ProducerDriver, SendOutcome};
+use crate::driver::{Done, DriverError, OutRecord, ProducerDriver, SendOutcome};
 use crate::history::stamp::Stamp;
 use crate::history::{MsgId, TopicId, Txn, TxnOutcome};
 use crate::scenario::{DriverKind, Plan, ProducerPlan, Rate, Seeds};
@@ -101,7 +101,10 @@ pub(super) async fn build(
                 topic_id: p.topic as TopicId,
                 topic: topics[p.topic].clone(),
                 generator: crate::workload::generator(p, seeds, id),
-                keys: crate::workload::keys(p, seeds, id).map_err(|e| failed(p, e))?,
+                keys: crate::workload::keys(p, seeds, id).map_err(|source| RunError::Workload {
+                    producer: p.name.clone(),
+                    source,
+                })?,
                 template: p.template,
                 rate: match p.rate {
                     Rate::PerSecond(r) => Some(r / f64::from(p.instances)),
@@ -144,10 +147,10 @@ async fn driver(
 }
 
 /// The error of a producer table whose client could not be made.
-fn failed(p: &ProducerPlan, reason: impl std::fmt::Display) -> RunError {
+fn failed(p: &ProducerPlan, source: DriverError) -> RunError {
     RunError::Producer {
         producer: p.name.clone(),
-        reason: reason.to_string(),
+        source,
     }
 }
 

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use super::collector::Ev;
 use super::producers::Pending;
 use crate::cluster::Cluster;
+use crate::driver::DriverError;
 use crate::driver::stage::{Stage, StageTxn};
 use crate::history::{TopicId, Txn, TxnOutcome};
 use crate::scenario::Plan;
@@ -29,7 +30,7 @@ pub(super) fn start(
     tx: &mpsc::UnboundedSender<Ev>,
     epoch0: &Arc<AtomicU64>,
     stop: &watch::Receiver<bool>,
-) -> Vec<JoinHandle<Result<(), String>>> {
+) -> Vec<JoinHandle<Result<(), DriverError>>> {
     let mut tasks = Vec::new();
     let mut id: u32 = plan.producers.iter().map(|p| p.instances).sum();
     for st in &plan.stages {

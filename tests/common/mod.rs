@@ -1,5 +1,5 @@
-//! Helpers shared by the integration tests: the driver matrix's produce and read-back
-//! functions for rdkafka and rskafka, a shared cluster, and process checks.
+//! Helpers shared by the integration tests: produce and read-back functions on the raw
+//! rdkafka and rskafka clients, a shared cluster, and process checks.
 //!
 //! Every test binary compiles this module; not every binary uses every helper.
 #![allow(dead_code)]
