@@ -150,6 +150,7 @@ fn run(
         Some(CheckName::LostWrite) => check::lost_write(history, log),
         Some(CheckName::DuplicateWrite) => check::duplicate_write(history, log),
         Some(CheckName::OrderViolation) => check::order_violation(history, log),
+        Some(CheckName::KeySplit) => check::key_split(history, log),
         Some(CheckName::LostDelivery) => check::lost_delivery(history, log, settings),
         Some(CheckName::DuplicateDelivery) => check::duplicate_delivery(history, log, settings),
         Some(CheckName::NonmonotonicPoll) => check::nonmonotonic_poll(history, log),

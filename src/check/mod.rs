@@ -5,6 +5,7 @@
 //!   History (sends, deliveries, group events) ─┐
 //!   Log (every partition, by offset) ──────────┴─> run_all(settings, enabled)
 //!                                                    ├─ writes:    lost_write, duplicate_write, order_violation
+//!                                                    ├─ keys:      key_split
 //!                                                    ├─ reads:     lost_delivery, duplicate_delivery, nonmonotonic_poll
 //!                                                    └─ phantom:   phantom
 //!                                                          │
@@ -71,6 +72,31 @@
 //!   => fail, count 1: p0:1 at t/0@3 follows p0:2 at t/0@1 (p1 is another producer)
 //! ```
 //!
+//! ## `key_split`
+//!
+//! One key's records on more than one partition of a topic: Kafka orders records within a
+//! partition only, so that key's order cannot hold, whatever each producer did. It happens
+//! when producers of one topic place keys differently: the Java client, KafkaJS and
+//! franz-go hash keys with murmur2, librdkafka by default with CRC32 (`consistent_random`;
+//! the harness sets `murmur2_random` unless a scenario says otherwise), kafka-go's `Hash`
+//! balancer with FNV-1a, and its `LeastBytes` balancer ignores keys. The key is the
+//! record's key in the log; records without a key are ignored (they are spread on
+//! purpose), and the same key in two topics is two keys. Every keyed record counts,
+//! stamped or not. `count` is the number of (topic, key) pairs found on more than one
+//! partition; each example names the key and topic, and its note lists the partitions,
+//! each with its records and the producers that wrote them. A split found is `fail` even
+//! if some partition was unreadable; with none found, a partition in [`Log::unreadable`]
+//! makes the verdict `unknown`, since a key may have gone there unseen.
+//!
+//! ```text
+//!   log t/1: @0 = p0:0 key a   @1 = p1:0 key a   @2 = p0:1 key b
+//!   log t/4: @0 = p2:0 key a   @1 = p2:1 (no key)
+//!   log u/0: @0 = p3:0 key b
+//!   => fail, count 1: key a in t, "on partitions 1 (producers 0, 1: 2 records),
+//!      4 (producer 2: 1 record)"; key b (t/1 only, u is another topic) and the keyless
+//!      record are fine
+//! ```
+//!
 //! ## `lost_delivery`
 //!
 //! A log record with a valid stamp, in one of [`CheckSettings::consumed_topics`], that no
@@ -134,6 +160,7 @@ use crate::history::{GroupEvent, MsgId};
 
 pub mod behaviour;
 mod index;
+mod keys;
 mod phantom;
 mod reads;
 pub mod slo;
@@ -148,6 +175,7 @@ mod tests;
 use index::DenseIndex;
 
 pub use crate::scenario::{CheckName, UnknownCheck};
+pub use keys::key_split;
 pub use phantom::phantom;
 pub use reads::{duplicate_delivery, lost_delivery, nonmonotonic_poll};
 pub use txn::{aborted_read, exactly_once, torn_transaction};
@@ -335,6 +363,7 @@ pub fn run_all(
             CheckName::LostWrite => writes::lost_write_in(&cx),
             CheckName::DuplicateWrite => writes::duplicate_write_in(&cx),
             CheckName::OrderViolation => writes::order_violation_in(&cx),
+            CheckName::KeySplit => keys::key_split_in(&cx),
             CheckName::LostDelivery => reads::lost_delivery_in(&cx, settings),
             CheckName::DuplicateDelivery => reads::duplicate_delivery_in(&cx, settings),
             CheckName::NonmonotonicPoll => reads::nonmonotonic_poll_in(&cx),

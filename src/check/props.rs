@@ -243,6 +243,7 @@ proptest! {
             lost_write(&run.history, &log),
             duplicate_write(&run.history, &log),
             order_violation(&run.history, &log),
+            key_split(&run.history, &log),
             lost_delivery(&run.history, &log, &run.settings),
             duplicate_delivery(&run.history, &log, &run.settings),
             nonmonotonic_poll(&run.history, &log),
@@ -359,6 +360,46 @@ proptest! {
             run.unreadable.push((r.topic, r.partition, "leader not available".into()));
         }
         let verdict = if had_acked { Verdict::Unknown } else { Verdict::Pass };
-        assert_only(&run.check(), &[(CheckName::LostWrite, verdict, 0)]);
+        // Any unreadable partition may hold a key seen elsewhere: key_split cannot pass.
+        let split = if run.unreadable.is_empty() { Verdict::Pass } else { Verdict::Unknown };
+        assert_only(
+            &run.check(),
+            &[(CheckName::LostWrite, verdict, 0), (CheckName::KeySplit, split, 0)],
+        );
+    }
+
+    #[test]
+    fn a_record_moved_to_another_partition_splits_its_key(
+        (mut run, picks) in run_and(|run: &Run| {
+            // Each (topic, key) with two records or more, when a topic has two partitions.
+            let mut records = std::collections::BTreeMap::new();
+            for r in run.parts.iter().flatten() {
+                *records.entry((r.topic, r.key)).or_insert(0usize) += 1;
+            }
+            let partitions = run.parts.len() / run.history.topics.len();
+            records
+                .into_iter()
+                .filter(|&(_, n)| n >= 2 && partitions >= 2)
+                .map(|(pair, _)| pair)
+                .collect()
+        })
+    ) {
+        // A key lives in one partition of its topic (key % partitions): its last record
+        // moves to the end of the next partition, where that key has no other record, so
+        // no order, copy or delivery is affected, and the key is split.
+        let partitions = run.parts.len() / run.history.topics.len();
+        for &(topic, key) in &picks {
+            let Some((slot, at)) = run.parts.iter().enumerate().find_map(|(slot, part)| {
+                part.iter().rposition(|r| (r.topic, r.key) == (topic, key)).map(|at| (slot, at))
+            }) else {
+                continue;
+            };
+            let mut moved = run.parts[slot].remove(at);
+            let next = slot - slot % partitions + (slot + 1) % partitions;
+            moved.partition = (next % partitions) as i32;
+            moved.offset = run.parts[next].last().map_or(0, |r| r.offset + 1);
+            run.parts[next].push(moved);
+        }
+        assert_only(&run.check(), &[found(CheckName::KeySplit, picks.len())]);
     }
 }

@@ -306,6 +306,158 @@ fn order_violation_sorts_a_log_that_breaks_its_contract() {
 }
 
 #[test]
+fn key_split_names_each_split_key_with_its_partitions_and_producers() {
+    let h = history(Vec::new(), Vec::new());
+    let l = log(vec![
+        rec(1, 0, Some(id(0, 0)), Some(0)),
+        rec(1, 1, Some(id(1, 0)), Some(0)),
+        rec(1, 2, Some(id(0, 1)), Some(1)),
+        rec(1, 3, Some(id(0, 2)), Some(2)),
+        rec(4, 0, Some(id(2, 0)), Some(0)),
+        rec(4, 1, Some(id(2, 1)), None),
+        rec(4, 2, None, Some(1)),
+        rec(4, 3, Some(id(2, 2)), Some(1)),
+    ]);
+    let r = key_split(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 2));
+    assert_eq!(r.name, "key_split");
+    assert_eq!(
+        r.detail,
+        "2 of 3 keys on more than one partition of their topic"
+    );
+    assert_eq!(r.examples.len(), 2);
+    let (a, b) = (&r.examples[0], &r.examples[1]);
+    assert_eq!(
+        (a.key.as_deref(), a.topic.as_deref()),
+        (Some("a"), Some("t"))
+    );
+    assert_eq!(
+        a.note,
+        "on partitions 1 (producers 0, 1: 2 records), 4 (producer 2: 1 record)"
+    );
+    assert_eq!((a.producer, a.partition, a.offset), (None, None, None));
+    assert_eq!(b.key.as_deref(), Some("b"));
+    assert_eq!(
+        b.note,
+        "on partitions 1 (producer 0: 1 record), 4 (producer 2, 1 unstamped: 2 records)"
+    );
+    // The same through run_all.
+    let all = run_all(&h, &l, &CheckSettings::default(), &[CheckName::KeySplit]);
+    assert_eq!(all, [r]);
+}
+
+#[test]
+fn key_split_keeps_examples_to_the_first_split_keys() {
+    let h = history(Vec::new(), Vec::new());
+    let mut records: Vec<LogRecord> = (0..8)
+        .map(|k| rec(0, i64::from(k), Some(id(0, u64::from(k))), Some(k)))
+        .collect();
+    records.extend((0..8).map(|k| rec(1, i64::from(k), Some(id(1, u64::from(k))), Some(k))));
+    let r = key_split(&h, &log(records));
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 8));
+    assert_eq!(r.examples.len(), MAX_EXAMPLES);
+    assert_eq!(r.examples[0].key.as_deref(), Some("a"));
+    // Key ids the history has no bytes for are shown without a key, not skipped.
+    assert_eq!(r.examples[4].key, None);
+    assert_eq!(
+        r.examples[4].note,
+        "on partitions 0 (producer 0: 1 record), 1 (producer 1: 1 record)"
+    );
+}
+
+#[test]
+fn keys_on_one_partition_each_pass_and_null_keys_are_ignored() {
+    let h = history(Vec::new(), Vec::new());
+    let l = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(0, 1, Some(id(1, 0)), None),
+        rec(0, 2, Some(id(1, 1)), Some(0)),
+        rec(1, 0, Some(id(0, 1)), None),
+        rec(1, 1, Some(id(0, 2)), Some(1)),
+        rec(2, 0, None, None),
+        rec(2, 1, Some(id(1, 2)), Some(1)),
+    ]);
+    let r = key_split(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 1));
+    assert_eq!(r.examples[0].key.as_deref(), Some("b"));
+    let l = log(l.records.into_iter().filter(|r| r.partition < 2).collect());
+    let r = key_split(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Pass, 0));
+    assert!(r.examples.is_empty());
+    assert_eq!(
+        r.detail,
+        "0 of 2 keys on more than one partition of their topic"
+    );
+    // Only keyless records, spread everywhere: nothing to judge.
+    let l = log((0..6)
+        .map(|p| rec(p, 0, Some(id(0, p as u64)), None))
+        .collect());
+    let r = key_split(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Pass, 0));
+}
+
+#[test]
+fn key_split_with_an_unreadable_partition_is_unknown_unless_a_split_is_found() {
+    let h = history(Vec::new(), Vec::new());
+    let mut l = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(1, 0, Some(id(0, 1)), Some(1)),
+    ]);
+    l.unreadable.push((0, 2, "leader not available".into()));
+    l.unreadable.push((0, 2, "again".into()));
+    let r = key_split(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Unknown, 0));
+    assert!(r.examples.is_empty());
+    assert!(
+        r.detail
+            .ends_with("; 1 unreadable partition(s) may hold more of any key"),
+        "{}",
+        r.detail
+    );
+    // A split found is a failure whatever could not be read.
+    l.records.push(rec(1, 1, Some(id(0, 2)), Some(0)));
+    let r = key_split(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 1));
+}
+
+#[test]
+fn one_key_in_two_topics_is_two_keys_not_a_split() {
+    let mut h = history(Vec::new(), Vec::new());
+    h.topics.push("u".into());
+    let l = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(0, 1, Some(id(0, 1)), Some(0)),
+        LogRecord {
+            topic: 1,
+            ..rec(3, 0, Some(id(1, 0)), Some(0))
+        },
+        LogRecord {
+            topic: 1,
+            ..rec(3, 1, Some(id(1, 1)), Some(0))
+        },
+    ]);
+    let r = key_split(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Pass, 0));
+    assert_eq!(
+        r.detail,
+        "0 of 2 keys on more than one partition of their topic"
+    );
+    // Within topic u, partition 5 as well: that is a split, named with its topic.
+    let mut l = l;
+    l.records.push(LogRecord {
+        topic: 1,
+        ..rec(5, 0, Some(id(1, 2)), Some(0))
+    });
+    let r = key_split(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 1));
+    assert_eq!(r.examples[0].topic.as_deref(), Some("u"));
+    assert_eq!(
+        r.examples[0].note,
+        "on partitions 3 (producer 1: 2 records), 5 (producer 1: 1 record)"
+    );
+}
+
+#[test]
 fn lost_delivery_matches_by_position_or_message() {
     let sends = vec![
         send(0, 0, 0, ok(0, 0)),

@@ -34,6 +34,8 @@ pub enum CheckName {
     DuplicateWrite,
     /// For one key and producer, log order differs from send order.
     OrderViolation,
+    /// One key's records on more than one partition of a topic: its order cannot hold.
+    KeySplit,
     /// In the log, never delivered.
     LostDelivery,
     /// Delivered more than once.
@@ -52,10 +54,11 @@ pub enum CheckName {
 
 impl CheckName {
     /// Every check, in report order.
-    pub const ALL: [CheckName; 10] = [
+    pub const ALL: [CheckName; 11] = [
         CheckName::LostWrite,
         CheckName::DuplicateWrite,
         CheckName::OrderViolation,
+        CheckName::KeySplit,
         CheckName::LostDelivery,
         CheckName::DuplicateDelivery,
         CheckName::NonmonotonicPoll,
@@ -89,6 +92,7 @@ impl CheckName {
             CheckName::LostWrite => "lost_write",
             CheckName::DuplicateWrite => "duplicate_write",
             CheckName::OrderViolation => "order_violation",
+            CheckName::KeySplit => "key_split",
             CheckName::LostDelivery => "lost_delivery",
             CheckName::DuplicateDelivery => "duplicate_delivery",
             CheckName::NonmonotonicPoll => "nonmonotonic_poll",
@@ -139,7 +143,7 @@ mod tests {
     fn an_unknown_check_lists_every_check() {
         assert_eq!(
             UnknownCheck("torn_write".into()).to_string(),
-            "unknown check \"torn_write\"; the checks are lost_write, duplicate_write, order_violation, lost_delivery, duplicate_delivery, nonmonotonic_poll, phantom, aborted_read, torn_transaction, exactly_once"
+            "unknown check \"torn_write\"; the checks are lost_write, duplicate_write, order_violation, key_split, lost_delivery, duplicate_delivery, nonmonotonic_poll, phantom, aborted_read, torn_transaction, exactly_once"
         );
     }
 }
