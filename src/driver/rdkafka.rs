@@ -383,20 +383,13 @@ impl ConsumerDriver for RdkafkaConsumer {
                 consumer: self.instance,
                 events: events.clone(),
             };
-            let consumer: StreamConsumer<GroupContext> = config(&self.settings, &defaults)
-                .create_with_context(context)
-                .map_err(|source| DriverError::Create {
-                    client: client(),
-                    source: Box::new(source),
-                })?;
-            consumer
-                .subscribe(&[&self.topic])
-                .map_err(|source| DriverError::Subscribe {
-                    client: client(),
-                    topic: self.topic.clone(),
-                    group: self.group.clone(),
-                    source: Box::new(source),
-                })?;
+            let consumer = subscribed(
+                config(&self.settings, &defaults),
+                context,
+                &self.topic,
+                &self.group,
+                client,
+            )?;
             let mut commit_tick = tokio::time::interval(COMMIT_INTERVAL);
             // The offsets stored after processing (`after_processing`): partition of the
             // topic to the next offset to read, to name them when a commit fails.
@@ -499,6 +492,33 @@ impl ConsumerDriver for RdkafkaConsumer {
             Ok(())
         })
     }
+}
+
+/// A group consumer made from `config` with `context`, subscribed to `topic`; errors name
+/// the client (`client()`), the topic and the group.
+pub(super) fn subscribed<C: ConsumerContext + 'static>(
+    config: ClientConfig,
+    context: C,
+    topic: &str,
+    group: &str,
+    client: impl Fn() -> String,
+) -> Result<StreamConsumer<C>, DriverError> {
+    let consumer: StreamConsumer<C> =
+        config
+            .create_with_context(context)
+            .map_err(|source| DriverError::Create {
+                client: client(),
+                source: Box::new(source),
+            })?;
+    consumer
+        .subscribe(&[topic])
+        .map_err(|source| DriverError::Subscribe {
+            client: client(),
+            topic: topic.to_owned(),
+            group: group.to_owned(),
+            source: Box::new(source),
+        })?;
+    Ok(consumer)
 }
 
 #[cfg(test)]

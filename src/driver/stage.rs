@@ -90,20 +90,7 @@ impl Stage {
         let rebalances = Arc::new(AtomicU64::new(0));
         let context = StageContext(Arc::clone(&rebalances));
         let consumer: StreamConsumer<StageContext> =
-            config
-                .create_with_context(context)
-                .map_err(|source| DriverError::Create {
-                    client: client(),
-                    source: Box::new(source),
-                })?;
-        consumer
-            .subscribe(&[&self.input])
-            .map_err(|source| DriverError::Subscribe {
-                client: client(),
-                topic: self.input.clone(),
-                group: self.group.clone(),
-                source: Box::new(source),
-            })?;
+            super::rdkafka::subscribed(config, context, &self.input, &self.group, client)?;
         let txn_id = format!("{}-{}", self.group, self.producer);
         let mut producer = TransactionalProducer::new(&self.settings, &txn_id).await?;
         let mut seq = 0u64;
