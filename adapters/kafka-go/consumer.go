@@ -110,6 +110,9 @@ func (c *webhookConsumer) Start(cfg *protocol.Configure, rep *protocol.Reporter)
 		}
 	}
 	s.logIgnored()
+	if err := waitForCluster(cfg, d); err != nil {
+		return err
+	}
 	c.reader = kafka.NewReader(rc)
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -4,6 +4,7 @@ package main
 // security, kafka-go's errors in the protocol's terms, client settings.
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -72,6 +73,32 @@ func dialer(security map[string]string) (*kafka.Dialer, error) {
 		d.SASLMechanism = mech
 	}
 	return d, nil
+}
+
+// waitForCluster returns once the cluster has answered a metadata request for
+// the topic (kafka-go connects lazily: this makes "ready" mean something), or
+// fails after 20 s.
+func waitForCluster(cfg *protocol.Configure, d *kafka.Dialer) error {
+	if d == nil {
+		d = kafka.DefaultDialer
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		conn, err := d.DialContext(ctx, "tcp", strings.Split(cfg.BootstrapServers, ",")[0])
+		if err == nil {
+			_, err = conn.ReadPartitions(cfg.Topic)
+			conn.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("cluster not reachable: %w", err)
+		}
+		protocol.Logf("kh-adapter: waiting for the cluster: %v", err)
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // settings reads the table's client settings, and logs every one it was not asked about.

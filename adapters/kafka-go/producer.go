@@ -92,7 +92,6 @@ func (p *auditProducer) Start(cfg *protocol.Configure) error {
 		}
 	}
 	s.millis("linger.ms", func(d time.Duration) { wc.BatchTimeout = d })
-	s.int("batch.size", func(n int) { wc.BatchBytes = n })
 	s.int("batch.num.messages", func(n int) { wc.BatchSize = n })
 	s.int("retries", func(n int) { wc.MaxAttempts = n + 1 })
 	s.millis("request.timeout.ms", func(d time.Duration) { wc.WriteTimeout = d; wc.ReadTimeout = d })
@@ -117,32 +116,7 @@ func (p *auditProducer) Start(cfg *protocol.Configure) error {
 			tag.gotPart, tag.gotOffset = messages[i].Partition, messages[i].Offset
 		}
 	}
-	// kafka-go connects lazily; fetch the topic's metadata once so that
-	// "ready" means the cluster answered.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for {
-		conn, err := p.dial(ctx, cfg, d)
-		if err == nil {
-			_, err = conn.ReadPartitions(cfg.Topic)
-			conn.Close()
-			if err == nil {
-				return nil
-			}
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("cluster not reachable: %w", err)
-		}
-		protocol.Logf("kh-adapter: waiting for the cluster: %v", err)
-		time.Sleep(500 * time.Millisecond)
-	}
-}
-
-func (p *auditProducer) dial(ctx context.Context, cfg *protocol.Configure, d *kafka.Dialer) (*kafka.Conn, error) {
-	if d == nil {
-		d = kafka.DefaultDialer
-	}
-	return d.DialContext(ctx, "tcp", strings.Split(cfg.BootstrapServers, ",")[0])
+	return waitForCluster(cfg, d)
 }
 
 // Send is the middleware's Producer.Send, with the harness's key, value and
