@@ -53,11 +53,16 @@ def _poll_loop():
 
 def send(record, answer):
     def on_delivery(err, msg):
-        if err is not None:
-            answer.error(err.name(), err.str(), retriable(err))
-        else:
-            # acks=0: librdkafka reports no offset (a negative one)
-            answer.success(msg.partition(), msg.offset() if msg.offset() >= 0 else -1)
+        try:
+            if err is not None:
+                answer.error(err.name(), err.str(), retriable(err))
+            else:
+                # acks=0: librdkafka reports no offset (None)
+                offset = msg.offset()
+                answer.success(msg.partition(), offset if offset is not None and offset >= 0 else -1)
+        except Exception as e:  # noqa: BLE001 - an exception here would stop the poll thread
+            log("kh-adapter: delivery callback failed: %r" % e)
+            answer.error(type(e).__name__, str(e), True)
 
     kwargs = dict(topic=record.topic, key=record.key, value=record.value,
                   headers=record.headers, on_delivery=on_delivery)
