@@ -46,6 +46,7 @@
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod check;
+mod child;
 pub mod cluster;
 pub mod driver;
 pub mod history;

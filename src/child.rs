@@ -1,19 +1,21 @@
-//! Child processes that cannot outlive the harness.
+//! Child processes that die with the harness (Kafka's JVMs, for the embedded cluster). A
+//! bottom layer: it imports nothing of the crate.
 //!
-//! Every JVM is started by one [`Spawner`] thread that lives exactly as long as its cluster:
+//! Every child is started by a [`Spawner`] thread that outlives it: an embedded cluster has
+//! one that lives exactly as long as the cluster.
 //!
 //! ```text
-//!   caller ──Command──> Spawner thread ──fork/exec──> java (own process group,
+//!   caller ──Command──> Spawner thread ──fork/exec──> child (own process group,
 //!                            │                              PR_SET_PDEATHSIG = SIGKILL)
 //!                            └─ lives until the cluster drops
 //! ```
 //!
 //! `PR_SET_PDEATHSIG` fires when the *thread* that forked the child ends, not the process,
 //! so spawning from a short-lived thread (a tokio blocking thread, a test thread) would kill
-//! the broker early. If the harness dies any way at all (panic, SIGKILL), its threads end and
-//! the kernel kills the JVMs. Each JVM gets its own process group so a Ctrl-C in the
-//! terminal reaches the harness only, which then shuts the cluster down in order; signals
-//! to a node go to its whole group.
+//! the child early. If the harness dies any way at all (panic, SIGKILL), its threads end and
+//! the kernel kills the children. Each child gets its own process group so a Ctrl-C in the
+//! terminal reaches the harness only, which then shuts its children down in order; signals
+//! to a child go to its whole group (its own children included).
 //!
 //! This is the one module allowed `unsafe`: `pre_exec` runs code between fork and exec.
 
