@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::engine::Evidence;
 use crate::check::{self, CheckResult, CheckSettings, Verdict, behaviour, slo};
 use crate::history::latency::{percentiles, spectrum};
-use crate::history::TxnOutcome;
+use crate::history::{GroupEvent, TxnOutcome};
 use crate::report::{
     ClusterInfo, Counts, Fault, HostInfo, Latency, MessageSample, Process, RunResult, Spectra,
     Throughput, Transactions,
@@ -55,6 +55,7 @@ pub fn judge(plan: &Plan, evidence: &Evidence) -> Vec<CheckResult> {
             .iter()
             .map(|s| (s.input as u16, s.output as u16))
             .collect(),
+        assignments_unknown: assignments_unknown(evidence),
     };
     let mut checks = check::run_all(
         &evidence.history,
@@ -167,6 +168,28 @@ pub fn assemble(
         histogram_logs: artefacts.histogram_logs,
         checks,
     }
+}
+
+/// Exec consumers that reported no assignment change at all: the group assigned their
+/// partitions, but when, nobody can say.
+fn assignments_unknown(evidence: &Evidence) -> Vec<u32> {
+    let reported: BTreeSet<u32> = evidence
+        .history
+        .group_events
+        .iter()
+        .filter_map(|e| match e {
+            GroupEvent::Assigned { consumer, .. } | GroupEvent::Revoked { consumer, .. } => {
+                Some(*consumer)
+            }
+            _ => None,
+        })
+        .collect();
+    evidence
+        .processes
+        .iter()
+        .filter(|p| p.role == crate::driver::exec::Role::Consumer && !reported.contains(&p.id))
+        .map(|p| p.id)
+        .collect()
 }
 
 /// The exec processes, their times on the run clock.
