@@ -656,7 +656,16 @@ impl Cluster for EmbeddedCluster {
         admin::create_topic(&self.client_config(), spec).await?;
         let what = format!("waiting for leaders of `{}`", spec.name);
         poll_until(&what, admin::TOPIC_TIMEOUT, POLL_INTERVAL, || async {
-            let partitions = self.topic_partitions(&spec.name, &what).await?;
+            let partitions = match self.topic_partitions(&spec.name, &what).await {
+                Ok(partitions) => partitions,
+                // A broker busy creating many topics at once (a cold JVM on a 2-core machine)
+                // may take longer than one probe allows: asked again, not given up on.
+                Err(ClusterError::Wire {
+                    source: source @ wire::WireError::Timeout { .. },
+                    ..
+                }) => return Err(PollError::NotYet(source.to_string())),
+                Err(e) => return Err(e.into()),
+            };
             match admin::leaders_missing(&partitions, spec.partitions) {
                 Some(problem) => Err(PollError::NotYet(problem)),
                 None => Ok(()),
