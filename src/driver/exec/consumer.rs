@@ -178,6 +178,15 @@ impl<'a> Session<'a> {
         };
         self.stdin = None;
         let env = self.proc.env.clone();
+        let recorded = self.proc.recorded.clone();
+        let ended = self.end(end, phase, &env).await;
+        super::recorded(recorded).await;
+        ended
+    }
+
+    /// What reading's end means: a start-up failure, an end asked for, or one not.
+    async fn end(self, end: End, phase: Phase, env: &ExecEnv) -> Result<(), DriverError> {
+        let exit = self.proc.child.exit.clone();
         match end {
             End::Broke => {
                 exit.wait_for(Duration::from_secs(2)).await;

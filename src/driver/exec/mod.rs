@@ -317,6 +317,8 @@ struct Proc {
     index: usize,
     names: Names,
     env: ExecEnv,
+    /// True once its end is in its record.
+    recorded: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Creates the log, starts the process, records it and writes its `configure` line.
@@ -385,6 +387,7 @@ async fn launch(spec: &ExecSpec, env: &ExecEnv) -> Result<Launched, super::Drive
     env.processes.update(index, |r| r.pid = Some(pid));
     log.line("harness", &format!("started, pid {pid}"));
     // The exit, recorded when it happens, however it happens.
+    let (done, recorded) = tokio::sync::watch::channel(false);
     {
         let (exit, log, processes) = (
             spawned.child.exit.clone(),
@@ -404,6 +407,7 @@ async fn launch(spec: &ExecSpec, env: &ExecEnv) -> Result<Launched, super::Drive
                     }
                 });
             }
+            let _ = done.send(true);
         });
     }
     let mut stdin = spawned.stdin;
@@ -420,10 +424,16 @@ async fn launch(spec: &ExecSpec, env: &ExecEnv) -> Result<Launched, super::Drive
             index,
             names,
             env: env.clone(),
+            recorded,
         },
         stdin,
         stdout: spawned.stdout,
     })
+}
+
+/// Waits (briefly) until the end of a process that has ended is in its record.
+async fn recorded(mut recorded: tokio::sync::watch::Receiver<bool>) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), recorded.wait_for(|r| *r)).await;
 }
 
 impl Proc {
@@ -454,6 +464,7 @@ impl Proc {
             None => exit.wait_for(Duration::from_secs(2)).await,
         };
         let _ = tokio::time::timeout(Duration::from_secs(1), self.stderr).await;
+        recorded(self.recorded.clone()).await;
         let reason = reason(status.map(process::how));
         self.log.line("harness", &reason);
         self.log.flush();

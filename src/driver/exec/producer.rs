@@ -264,10 +264,11 @@ impl ProducerDriver for ExecProducer {
         let shared = Arc::clone(&self.shared);
         let exit = self.proc.child.exit.clone();
         let reader = self.reader.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let (env, index, log) = (
+        let (env, index, log, recorded) = (
             self.proc.env.clone(),
             self.proc.index,
             Arc::clone(&self.proc.log),
+            self.proc.recorded.clone(),
         );
         Box::pin(async move {
             let note = |text: &str| super::note_on(&env, index, &log, text.to_owned());
@@ -295,6 +296,9 @@ impl ProducerDriver for ExecProducer {
                 exit.status()
                     .map_or_else(|| "still running".into(), process::how)
             ));
+            if exit.status().is_some() {
+                super::recorded(recorded).await;
+            }
         })
     }
 }
