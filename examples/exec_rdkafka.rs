@@ -17,8 +17,9 @@
 //! settings (those come in `configure`). Modes, each a bug the harness must catch:
 //! `ack-without-send` (producer: every 50th send is answered as acknowledged, at partition 0
 //! offset 0, and never sent), `send-twice` (producer: every 50th record is sent twice),
-//! `commit-first` (consumer: commits each record before processing it, and processing takes
-//! 20 ms, so a crash loses the record in hand). `--no-stamps` (consumer) reports
+//! `commit-first` (consumer: commits each record as it arrives and processes it only when
+//! the next one has arrived, so there is always a record in hand, committed and not
+//! processed, which a crash loses). `--no-stamps` (consumer) reports
 //! `records_consumed` summaries without stamps instead of `record_data`.
 //!
 //! Run it by hand: `cargo run --example exec_rdkafka` and type a configure line.
@@ -550,36 +551,35 @@ fn consume(
     let mut last_commit = Instant::now();
     // --no-stamps: per partition, the offsets processed since the last summary.
     let mut batch: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+    // commit-first: the record committed and not yet processed.
+    let mut in_hand: Option<Record> = None;
     while !stop.load(Ordering::Acquire) {
         let message = consumer.poll(Duration::from_millis(100));
         if let Some(Ok(m)) = &message {
-            let (partition, offset) = (m.partition(), m.offset());
-            if misbehave == Misbehave::CommitFirst {
-                consumer
-                    .context()
-                    .commit_offsets(&consumer, &[(partition, offset + 1)]);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            if stamps {
-                let stamp = m.headers().and_then(|h| {
+            let record = Record {
+                partition: m.partition(),
+                offset: m.offset(),
+                stamp: m.headers().and_then(|h| {
                     h.iter()
                         .find(|h| h.key == "kh-stamp")
                         .and_then(|h| h.value)
                         .map(|v| STANDARD.encode(v))
-                });
-                out.line(match stamp {
-                    Some(s) => format!(
-                        r#"{{"name":"record_data","topic":{topic},"partition":{partition},"offset":{offset},"stamp":"{s}"}}"#
-                    ),
-                    None => format!(
-                        r#"{{"name":"record_data","topic":{topic},"partition":{partition},"offset":{offset}}}"#
-                    ),
-                });
+                }),
+            };
+            let record = if misbehave == Misbehave::CommitFirst {
+                consumer
+                    .context()
+                    .commit_offsets(&consumer, &[(record.partition, record.offset + 1)]);
+                in_hand.replace(record)
             } else {
-                batch.entry(partition).or_default().push(offset);
-            }
-            if misbehave != Misbehave::CommitFirst {
-                processed.lock().unwrap().insert(partition, offset + 1);
+                processed
+                    .lock()
+                    .unwrap()
+                    .insert(record.partition, record.offset + 1);
+                Some(record)
+            };
+            if let Some(record) = record {
+                report(out, &topic, &record, stamps, &mut batch);
             }
         }
         let idle = !matches!(message, Some(Ok(_)));
@@ -591,6 +591,9 @@ fn consume(
             last_commit = Instant::now();
         }
     }
+    if let Some(record) = in_hand.take() {
+        report(out, &topic, &record, stamps, &mut batch);
+    }
     summarise(out, &topic, &mut batch);
     consumer.context().commit(&consumer, None);
     // Leaves the group: the revocation is reported by the rebalance callback.
@@ -599,6 +602,42 @@ fn consume(
     while consumer.assignment().is_ok_and(|a| a.count() > 0) && Instant::now() < deadline {
         consumer.poll(Duration::from_millis(50));
     }
+}
+
+/// A record consumed.
+struct Record {
+    partition: i32,
+    offset: i64,
+    /// Its `kh-stamp` header, base64.
+    stamp: Option<String>,
+}
+
+/// Reports a record processed: a `record_data` line, or (`--no-stamps`) into the next
+/// `records_consumed` summary.
+fn report(
+    out: &Out,
+    topic: &str,
+    record: &Record,
+    stamps: bool,
+    batch: &mut BTreeMap<i32, Vec<i64>>,
+) {
+    let Record {
+        partition,
+        offset,
+        stamp,
+    } = record;
+    if !stamps {
+        batch.entry(*partition).or_default().push(*offset);
+        return;
+    }
+    out.line(match stamp {
+        Some(s) => format!(
+            r#"{{"name":"record_data","topic":{topic},"partition":{partition},"offset":{offset},"stamp":"{s}"}}"#
+        ),
+        None => format!(
+            r#"{{"name":"record_data","topic":{topic},"partition":{partition},"offset":{offset}}}"#
+        ),
+    });
 }
 
 /// One `records_consumed` line for what `batch` holds (offsets listed where they have gaps).
