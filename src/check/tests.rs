@@ -780,11 +780,22 @@ fn backward_offsets_of_a_consumer_without_assignments_are_undecided() {
     assert!(r.detail.contains("1 more by consumers [1]"), "{}", r.detail);
     assert!(r.examples[0].note.contains("cannot be ruled out"));
     // Through run_all too.
-    let results = run_all(&h, &Log::default(), &unknown, &[CheckName::NonmonotonicPoll]);
+    let results = run_all(
+        &h,
+        &Log::default(),
+        &unknown,
+        &[CheckName::NonmonotonicPoll],
+    );
     assert_eq!(results[0].verdict, Verdict::Unknown);
-    // Known to have no assignments, the same deliveries fail; with none backward, it passes.
-    assert_eq!(nonmonotonic_poll(&h, &Log::default()).verdict, Verdict::Fail);
-    let forward = history(Vec::new(), vec![del(1, 0, 5, None, 1), del(1, 0, 6, None, 2)]);
+    // Without that knowledge the same deliveries fail; with none backward, it passes.
+    assert_eq!(
+        nonmonotonic_poll(&h, &Log::default()).verdict,
+        Verdict::Fail
+    );
+    let forward = history(
+        Vec::new(),
+        vec![del(1, 0, 5, None, 1), del(1, 0, 6, None, 2)],
+    );
     let cx = Context::new(&forward, &empty);
     assert_eq!(
         reads::nonmonotonic_poll_in(&cx, &unknown).verdict,
@@ -811,7 +822,11 @@ fn unstamped_deliveries_where_the_committed_log_has_nothing_may_be_aborted_reads
     ]);
     let r = aborted_read(&h, &visible);
     assert_eq!((r.verdict, r.count), (Verdict::Unknown, 0), "{r:?}");
-    assert!(r.detail.contains("1 deliveries without a stamp"), "{}", r.detail);
+    assert!(
+        r.detail.contains("1 deliveries without a stamp"),
+        "{}",
+        r.detail
+    );
     assert_eq!(r.examples[0].offset, Some(2));
     // Without aborted transactions there is nothing such a delivery could have read.
     let mut committed = h.clone();

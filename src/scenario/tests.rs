@@ -1524,7 +1524,10 @@ fn exec_tables_parse_with_paths_from_the_scenario_folder() {
     assert_eq!(
         exec.command,
         [
-            folder.join("adapters/producer.sh").to_string_lossy().into_owned(),
+            folder
+                .join("adapters/producer.sh")
+                .to_string_lossy()
+                .into_owned(),
             "--fast".to_owned()
         ]
     );
@@ -1597,14 +1600,17 @@ fn an_exec_table_needs_a_command() {
         "[\"node\", \"consumer.js\"]",
         "[\"node\", \"a\\u0000b\"]",
     );
-    fails_at(
-        &text,
-        "\"a\\u0000b\"",
-        &["`consumers[0].command[1]", "NUL"],
+    fails_at(&text, "\"a\\u0000b\"", &["`consumers[0].command[1]", "NUL"]);
+    let text = edit(
+        &exec_tables(),
+        "[\"node\", \"consumer.js\"]",
+        "\"node consumer.js\"",
     );
-    let text = edit(&exec_tables(), "[\"node\", \"consumer.js\"]", "\"node consumer.js\"");
     let e = fails_at(&text, "\"node consumer.js\"", &["consumers.command"]);
-    assert!(e.message.contains("sequence") || e.message.contains("array"), "{e}");
+    assert!(
+        e.message.contains("sequence") || e.message.contains("array"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -1695,7 +1701,12 @@ fn exec_tables_refuse_what_they_cannot_use() {
             "256",
             "producers.env.NODE_OPTIONS",
         ),
-        ("cwd = \"adapters\"", "cwd = \"\"", "\"\"\n", "consumers[0].cwd"),
+        (
+            "cwd = \"adapters\"",
+            "cwd = \"\"",
+            "\"\"\n",
+            "consumers[0].cwd",
+        ),
     ] {
         fails_at(&edit(&exec_tables(), from, to), at, &[rule]);
     }
@@ -1738,7 +1749,10 @@ fn tables_of_other_drivers_refuse_the_exec_keys() {
         &text,
         "\"exec\"",
         0,
-        &["stages[0].driver", "needs driver = \"rdkafka\" (exec has no transactions)"],
+        &[
+            "stages[0].driver",
+            "needs driver = \"rdkafka\" (exec has no transactions)",
+        ],
     );
 }
 
