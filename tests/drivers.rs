@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use common::shared_cluster;
 use futures::future::join_all;
-use kafka_harness::driver::exec::protocol::{self, Configure};
+use kafka_harness::driver::exec::protocol::Configure;
 use kafka_harness::driver::exec::{ExecConsumer, ExecEnv, ExecProducer, ExecSpec, Role};
 use kafka_harness::driver::rdkafka::{RdkafkaConsumer, RdkafkaProducer};
 use kafka_harness::driver::rskafka::{RskafkaProducer, RskafkaReader};
@@ -232,8 +232,6 @@ fn exec_spec(
         cwd: std::env::temp_dir(),
         startup_timeout: Duration::from_secs(30),
         configure: Configure {
-            name: "configure",
-            protocol: protocol::VERSION,
             role,
             table: format!("{role}"),
             instance: 0,

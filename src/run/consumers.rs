@@ -23,7 +23,7 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::driver::exec::protocol::{self, Configure};
+use crate::driver::exec::protocol::Configure;
 use crate::driver::exec::{ExecConsumer, ExecEnv, ExecSpec, Role};
 use crate::driver::rdkafka::RdkafkaConsumer;
 use crate::driver::rskafka::RskafkaReader;
@@ -180,8 +180,6 @@ impl Members {
                         cwd: exec.cwd,
                         startup_timeout: exec.startup_timeout,
                         configure: Configure {
-                            name: "configure",
-                            protocol: protocol::VERSION,
                             role: Role::Consumer,
                             table: c.name.clone(),
                             instance,

@@ -259,13 +259,14 @@ pub async fn run(
     let aborts: Vec<_> = producer_tasks.iter().map(|t| t.abort_handle()).collect();
     let producing = async {
         let all = async {
+            let mut drivers = Vec::new();
             for task in producer_tasks {
-                task.await.map_err(|source| RunError::Task {
+                drivers.push(task.await.map_err(|source| RunError::Task {
                     task: "producer",
                     source,
-                })?;
+                })?);
             }
-            Ok::<_, RunError>(())
+            Ok::<_, RunError>(drivers)
         };
         let done = tokio::select! {
             done = all => done,
@@ -274,7 +275,7 @@ pub async fn run(
                 for task in &aborts {
                     task.abort();
                 }
-                Ok(())
+                Ok(Vec::new())
             }
         };
         // The nemesis undoes what it did (a broker it killed comes back) before it returns.
@@ -282,11 +283,15 @@ pub async fn run(
         done
     };
     let (produced, faults) = tokio::join!(producing, nemesis.run(nemesis_stop_rx));
-    produced.map_err(failed)?;
+    let drivers = produced.map_err(failed)?;
     if let Some(e) = fatal.take() {
         return Err(RunError::Driver(e));
     }
     let producers_done_us = run_start.elapsed().as_micros() as u64;
+    // Every outcome is in: the clients stop (an exec process shuts down), outside the
+    // measured time.
+    futures::future::join_all(drivers.iter().map(|d| d.close())).await;
+    drop(drivers);
 
     // Drain: consumers catch up with everything acknowledged and everything in the log.
     let end_offsets = consumed_end_offsets(plan, cluster, &topics).await;

@@ -17,7 +17,7 @@ use tokio::sync::{Semaphore, mpsc};
 use super::collector::{Ev, SendDone};
 use super::engine::RunError;
 use crate::cluster::Cluster;
-use crate::driver::exec::protocol::{self, Configure};
+use crate::driver::exec::protocol::Configure;
 use crate::driver::exec::{ExecEnv, ExecProducer, ExecSpec, Role};
 use crate::driver::rdkafka::RdkafkaProducer;
 use crate::driver::rskafka::RskafkaProducer;
@@ -152,8 +152,6 @@ async fn start_exec(
             cwd: exec.cwd.clone(),
             startup_timeout: exec.startup_timeout,
             configure: Configure {
-                name: "configure",
-                protocol: protocol::VERSION,
                 role: Role::Producer,
                 table: p.name.clone(),
                 instance,
@@ -300,13 +298,13 @@ impl TxnSender {
 }
 
 /// One producer instance: sends on schedule, hands every outcome to the collector, and
-/// returns once every outcome is in.
+/// returns its client once every outcome is in (for the run to close).
 pub(super) async fn produce(
     producer: Producer,
     tx: mpsc::UnboundedSender<Ev>,
     run_start: Instant,
     start_epoch_us: u64,
-) {
+) -> Arc<dyn ProducerDriver> {
     let Producer {
         mut spec,
         driver,
@@ -395,5 +393,5 @@ pub(super) async fn produce(
     driver.flush().await;
     // Every outcome is in once every permit is back.
     let _ = permits.acquire_many(spec.max_in_flight as u32).await;
-    driver.close().await;
+    driver
 }

@@ -6,7 +6,7 @@
 //!   writer task ──one write per batch of lines──> process stdin
 //!   reader task <──answers, one per line── process stdout
 //!        └─> pending.remove(id) ──> Done(SendOutcome)       (unknown id: protocol error)
-//!   watchdog task: sends outstanding and no answer for delivery.timeout.ms + 30 s ──> kill
+//!   watchdog task: a send unanswered for delivery.timeout.ms + max.block.ms + 30 s ──> kill
 //!   stdout closed (the process ended) ──> every unanswered send indeterminate
 //! ```
 //!
@@ -28,18 +28,41 @@ use super::{ExecEnv, ExecSpec, GRACE, Launched, Names, Proc, Role, line_text, ne
 use crate::driver::{BoxFuture, Done, DriverError, OutRecord, ProducerDriver, SendOutcome};
 use crate::history::stamp;
 
-/// Kafka's default `delivery.timeout.ms`: the longest a client takes to settle a send.
+/// Kafka's defaults for how long a client may take to settle a send: `delivery.timeout.ms`
+/// once it took the record, and `max.block.ms` to take it.
 const DELIVERY_TIMEOUT_MS: u64 = 120_000;
-/// What a process gets beyond its `delivery.timeout.ms` to answer before it counts as hung.
+const MAX_BLOCK_MS: u64 = 60_000;
+/// What a process gets beyond those to answer a send before it counts as hung.
 const ANSWER_SLACK: Duration = Duration::from_secs(30);
+
+/// Hashes a send id (a counter) with one multiplication: the ids are the harness's own, so
+/// no one can pick them to collide.
+#[derive(Default, Clone, Copy)]
+struct IdHash(u64);
+
+impl std::hash::Hasher for IdHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// The sends waiting for their answers: id to its `Done` and when it was sent.
+type Pending = HashMap<u64, (Done, Instant), std::hash::BuildHasherDefault<IdHash>>;
 
 /// The sends waiting for their answers.
 struct State {
     next_id: u64,
-    pending: HashMap<u64, Done>,
-    /// Since when the oldest wait for an answer runs: the last answer, or the send that
-    /// found nothing outstanding.
-    progress: Instant,
+    pending: Pending,
     /// Why the process can take no more sends, once it cannot.
     closed: Option<String>,
 }
@@ -76,7 +99,7 @@ impl Shared {
             self.closed.store(true, Ordering::Release);
             std::mem::take(&mut state.pending)
         };
-        for done in pending.into_values() {
+        for (done, _) in pending.into_values() {
             done.call(SendOutcome::Indeterminate(reason.clone()));
         }
         self.idle.notify_waiters();
@@ -105,8 +128,7 @@ impl ExecProducer {
             topic: protocol::json_string(&spec.configure.topic),
             state: Mutex::new(State {
                 next_id: 0,
-                pending: HashMap::new(),
-                progress: Instant::now(),
+                pending: Pending::default(),
                 closed: None,
             }),
             out: Mutex::new(Vec::with_capacity(1 << 16)),
@@ -160,16 +182,19 @@ impl ExecProducer {
             }
         }
         let writer = tokio::spawn(write(Arc::clone(&shared), stdin));
-        let delivery_ms = spec
-            .configure
-            .client
-            .get("delivery.timeout.ms")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(DELIVERY_TIMEOUT_MS);
+        let setting = |key: &str, default: u64| {
+            spec.configure
+                .client
+                .get(key)
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(default)
+        };
+        let settle_ms = setting("delivery.timeout.ms", DELIVERY_TIMEOUT_MS)
+            .saturating_add(setting("max.block.ms", MAX_BLOCK_MS));
         let watchdog = tokio::spawn(watch(
             Arc::clone(&shared),
             proc.child.exit.clone(),
-            Duration::from_millis(delivery_ms) + ANSWER_SLACK,
+            Duration::from_millis(settle_ms) + ANSWER_SLACK,
             env,
             proc.index,
             Arc::clone(&proc.log),
@@ -219,10 +244,7 @@ impl ProducerDriver for ExecProducer {
             }
             let id = state.next_id;
             state.next_id += 1;
-            if state.pending.is_empty() {
-                state.progress = Instant::now();
-            }
-            state.pending.insert(id, done);
+            state.pending.insert(id, (done, Instant::now()));
             id
         };
         protocol::encode_send(
@@ -344,7 +366,7 @@ async fn write(shared: Arc<Shared>, mut stdin: tokio::process::ChildStdin) {
     }
 }
 
-/// Kills a process that leaves sends unanswered longer than `limit` since its last answer.
+/// Kills a process that leaves a send unanswered longer than `limit`.
 async fn watch(
     shared: Arc<Shared>,
     exit: process::Exit,
@@ -359,13 +381,19 @@ async fn watch(
         if exit.status().is_some() {
             return;
         }
-        let (outstanding, waited) = {
+        let (outstanding, oldest) = {
             let state = shared.state();
-            (state.pending.len(), state.progress.elapsed())
+            let oldest = state.pending.iter().min_by_key(|(_, (_, at))| *at);
+            (
+                state.pending.len(),
+                oldest.map(|(id, (_, at))| (*id, at.elapsed())),
+            )
         };
-        if outstanding > 0 && waited > limit {
+        if let Some((id, waited)) = oldest
+            && waited > limit
+        {
             let note = format!(
-                "stopped answering: no answer for {} with {outstanding} sends outstanding; killed",
+                "stopped answering: send {id} unanswered for {} ({outstanding} sends outstanding); killed",
                 humantime::format_duration(Duration::from_secs(waited.as_secs()))
             );
             log.line("harness", &note);
@@ -524,12 +552,8 @@ impl Reader {
         }
         let done = {
             let mut state = self.shared.state();
-            let done = state.pending.remove(&id);
-            if done.is_some() {
-                state.progress = Instant::now();
-            }
-            match done {
-                Some(done) => (done, state.pending.is_empty()),
+            match state.pending.remove(&id) {
+                Some((done, _)) => (done, state.pending.is_empty()),
                 None if id < state.next_id => {
                     return Err(broken(format!("send {id} was answered before")));
                 }

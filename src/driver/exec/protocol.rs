@@ -55,13 +55,10 @@ impl std::fmt::Display for Role {
     }
 }
 
-/// The first line the harness writes: every setting the process gets.
+/// The first line the harness writes: every setting the process gets (the line adds
+/// `"name":"configure"` and `"protocol":` [`VERSION`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Configure {
-    /// Always `configure`.
-    pub name: &'static str,
-    /// [`VERSION`].
-    pub protocol: u32,
     /// The process's role.
     pub role: Role,
     /// The scenario table.
@@ -83,7 +80,19 @@ pub struct Configure {
 impl Configure {
     /// The `configure` line, newline included.
     pub fn line(&self) -> Vec<u8> {
-        let mut line = serde_json::to_vec(self).unwrap_or_default();
+        #[derive(Serialize)]
+        struct Line<'a> {
+            name: &'static str,
+            protocol: u32,
+            #[serde(flatten)]
+            configure: &'a Configure,
+        }
+        let line = Line {
+            name: "configure",
+            protocol: VERSION,
+            configure: self,
+        };
+        let mut line = serde_json::to_vec(&line).unwrap_or_default();
         line.push(b'\n');
         line
     }

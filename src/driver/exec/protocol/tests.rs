@@ -497,8 +497,6 @@ fn send_lines_carry_every_byte() {
 #[test]
 fn the_configure_line_holds_every_setting() {
     let configure = Configure {
-        name: "configure",
-        protocol: VERSION,
         role: Role::Consumer,
         table: "webhook-workers".into(),
         instance: 1,
