@@ -302,7 +302,7 @@ fn produce(
     configure: &Configure,
     mut settings: BTreeMap<String, String>,
     out: &Arc<Out>,
-    mut input: impl BufRead,
+    input: impl BufRead,
     misbehave: Misbehave,
 ) {
     // Keys go where the Java client puts them, as with the harness's own rdkafka driver.
@@ -323,15 +323,20 @@ fn produce(
     ));
     let (mut key, mut value) = (Vec::new(), Vec::new());
     let mut header_values: Vec<Vec<u8>> = Vec::new();
-    let mut line = String::new();
+    // Send lines are about 1.4 times their value's size: read them in large chunks.
+    let mut input = std::io::BufReader::with_capacity(1 << 20, input);
+    let mut line = Vec::with_capacity(4096);
     loop {
         line.clear();
-        if input.read_line(&mut line).unwrap_or(0) == 0 {
+        if input.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
             break;
         }
-        let send: SendLine<'_> = match serde_json::from_str(&line) {
+        let send: SendLine<'_> = match serde_json::from_slice(&line) {
             Ok(s) => s,
-            Err(e) => fail(&format!("a line that is no send: {e}: {line}")),
+            Err(e) => fail(&format!(
+                "a line that is no send: {e}: {}",
+                String::from_utf8_lossy(&line)
+            )),
         };
         match send.name {
             "send" => {}
