@@ -18,8 +18,8 @@
 //! `ack-without-send` (producer: every 50th send is answered as acknowledged, at partition 0
 //! offset 0, and never sent), `send-twice` (producer: every 50th record is sent twice),
 //! `commit-first` (consumer: commits each record as it arrives and processes it only when
-//! the next one has arrived, so there is always a record in hand, committed and not
-//! processed, which a crash loses). `--no-stamps` (consumer) reports
+//! the next one has arrived, or after half a second without one, so while records flow
+//! there is always one in hand, committed and not processed, which a crash loses). `--no-stamps` (consumer) reports
 //! `records_consumed` summaries without stamps instead of `record_data`.
 //!
 //! Run it by hand: `cargo run --example exec_rdkafka` and type a configure line.
@@ -556,10 +556,23 @@ fn consume(
     let mut last_commit = Instant::now();
     // --no-stamps: per partition, the offsets processed since the last summary.
     let mut batch: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
-    // commit-first: the record committed and not yet processed.
+    // commit-first: the record committed and not yet processed, and the polls since a
+    // record came.
     let mut in_hand: Option<Record> = None;
+    let mut idle_polls = 0;
     while !stop.load(Ordering::Acquire) {
         let message = consumer.poll(Duration::from_millis(100));
+        if matches!(message, Some(Ok(_))) {
+            idle_polls = 0;
+        } else {
+            idle_polls += 1;
+            // Records stopped coming: the one in hand is processed at last.
+            if idle_polls >= 5
+                && let Some(record) = in_hand.take()
+            {
+                report(out, &topic, &record, stamps, &mut batch);
+            }
+        }
         if let Some(Ok(m)) = &message {
             let record = Record {
                 partition: m.partition(),
