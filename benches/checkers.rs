@@ -135,6 +135,7 @@ fn settings() -> CheckSettings {
         max_duplicate_deliveries: None,
         consumed_topics: vec![TOPIC],
         pipelines: Vec::new(),
+        assignments_unknown: Vec::new(),
     }
 }
 

@@ -163,6 +163,7 @@ async fn run_ours(
         duration: None,
         progress: false,
         topic_suffix: String::new(),
+        run_dir: None,
     };
     let (result, _dir) = kafka_harness::run::execute(&plan, cluster, options, reports)
         .await

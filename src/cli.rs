@@ -419,6 +419,7 @@ async fn run_scenarios(args: RunArgs) -> u8 {
             duration: args.duration,
             progress: true,
             topic_suffix: String::new(),
+            run_dir: None,
         };
         match kafka_harness::run::execute(plan, cluster.as_ref(), options, &args.out).await {
             Ok((result, dir)) => {

@@ -15,7 +15,7 @@
 //!                                 │                                  │
 //!   cluster (embedded | mock | external | container) <── topics, nemesis (faults)
 //!                                 │                                  │
-//!   driver (rdkafka, rskafka, transactions, stages) <── producers and consumers
+//!   driver (rdkafka, rskafka, transactions, stages, exec) <── producers and consumers
 //!                                 │
 //!                                 v
 //!   history: History (sends, deliveries, groups, faults) + Log (read back) + latency
@@ -26,8 +26,10 @@
 //! ```
 //!
 //! Imports point down the layers, never up: `scenario` imports nothing of the crate; `workload`
-//! only `scenario`'s vocabulary; `cluster` nothing above it; `driver` only `history` and
-//! `workload`; `check` only `history` and `scenario`; `report` only `check`, `history` and
+//! only `scenario`'s vocabulary; `child` (child processes that die with the harness: the
+//! brokers' JVMs, the exec drivers' clients) imports nothing and serves `cluster` and
+//! `driver`; `cluster` nothing above it; `driver` only `child`, `history` and `workload`;
+//! `check` only `history` and `scenario`; `report` only `check`, `history` and
 //! `scenario`; `run` is the one layer that imports them all. The binary (`src/main.rs`,
 //! `cli`) uses the library.
 //!
@@ -46,6 +48,7 @@
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod check;
+mod child;
 pub mod cluster;
 pub mod driver;
 pub mod history;

@@ -1,8 +1,10 @@
 //! The driver matrix, through the crate's own driver traits ([`ProducerDriver`],
 //! [`ConsumerDriver`]): every producer driver (rdkafka, rskafka, a committing transactional
-//! rdkafka producer) × every consumer driver (an rdkafka group member, the rskafka reader) ×
-//! every compression codec, against one shared single-node embedded cluster, one topic per
-//! case. One pair is out: the rskafka reader cannot read what a transactional producer
+//! rdkafka producer, an exec process) × every consumer driver (an rdkafka group member, the
+//! rskafka reader, an exec process) × every compression codec, against one shared
+//! single-node embedded cluster, one topic per case. The exec processes are
+//! `examples/exec_rdkafka.rs` (librdkafka behind the exec protocol); the pairs with them are
+//! the exec producer with each consumer and the rdkafka producer with the exec consumer. One pair is out: the rskafka reader cannot read what a transactional producer
 //! wrote (an rskafka bug; its test says which, and checks the reader fails as it should).
 //!
 //! Each case sends [`RECORDS`] keyed records over [`KEYS`] keys to a topic of
@@ -19,6 +21,8 @@ use std::time::Duration;
 
 use common::shared_cluster;
 use futures::future::join_all;
+use kafka_harness::driver::exec::protocol::Configure;
+use kafka_harness::driver::exec::{ExecConsumer, ExecEnv, ExecProducer, ExecSpec, Role};
 use kafka_harness::driver::rdkafka::{RdkafkaConsumer, RdkafkaProducer};
 use kafka_harness::driver::rskafka::{RskafkaProducer, RskafkaReader};
 use kafka_harness::driver::txn::TransactionalProducer;
@@ -53,6 +57,8 @@ enum Producer {
     Rskafka,
     /// rdkafka, transactional, committing every [`TRANSACTION`] records.
     Transactional,
+    /// librdkafka in a child process, behind the exec protocol.
+    Exec,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +68,9 @@ enum Consumer {
     Group,
     /// The rskafka reader of every partition.
     Reader,
+    /// librdkafka in a child process, behind the exec protocol: a group member committing
+    /// what it processed every second and before it leaves.
+    Exec,
 }
 
 /// One case of the matrix.
@@ -158,6 +167,24 @@ async fn produce(case: Case, cluster: &EmbeddedCluster, topic: &str) -> Vec<Sent
                 .unwrap_or_else(|e| panic!("{case}: {e}"));
             send_all(&driver, &records).await
         }
+        Producer::Exec => {
+            let env = exec_env(topic);
+            let spec = exec_spec(
+                Role::Producer,
+                cluster,
+                topic,
+                None,
+                [("compression.type".to_owned(), case.codec.to_owned())].into(),
+            );
+            let driver = ExecProducer::start(spec, env.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
+            let outcomes = send_all(&driver, &records).await;
+            driver.close().await;
+            drop(driver);
+            assert_exec_ended_cleanly(case, &env);
+            outcomes
+        }
         Producer::Transactional => {
             let driver = TransactionalProducer::new(&settings, &format!("{topic}-txn"))
                 .await
@@ -179,6 +206,63 @@ async fn produce(case: Case, cluster: &EmbeddedCluster, topic: &str) -> Vec<Sent
     acknowledged(case, &records, outcomes)
 }
 
+/// Where a case's exec processes log (a folder per case and role, removed when they ended
+/// cleanly), and its fatal slot.
+fn exec_env(topic: &str) -> ExecEnv {
+    ExecEnv::new(std::env::temp_dir().join(format!("kh-drivers-{}-{topic}", std::process::id())))
+}
+
+/// An exec process of the adapter for `topic` (and `group`, for a consumer).
+fn exec_spec(
+    role: Role,
+    cluster: &EmbeddedCluster,
+    topic: &str,
+    group: Option<String>,
+    client: BTreeMap<String, String>,
+) -> ExecSpec {
+    let mut security = cluster.client_config();
+    security.remove("bootstrap.servers");
+    ExecSpec {
+        table: format!("{role}"),
+        role,
+        instance: 0,
+        id: 0,
+        command: vec![common::exec::adapter().to_string_lossy().into_owned()],
+        env: BTreeMap::new(),
+        cwd: std::env::temp_dir(),
+        startup_timeout: Duration::from_secs(30),
+        configure: Configure {
+            role,
+            table: format!("{role}"),
+            instance: 0,
+            bootstrap_servers: cluster.bootstrap_servers(),
+            topic: topic.to_owned(),
+            group,
+            client,
+            security,
+        },
+    }
+}
+
+/// The case's exec processes broke no rule and ended as asked: shutdown, exit 0.
+#[track_caller]
+fn assert_exec_ended_cleanly(case: Case, env: &ExecEnv) {
+    if let Some(e) = env.fatal.take() {
+        panic!("{case}: {e}");
+    }
+    let processes = env.processes.all();
+    assert!(!processes.is_empty(), "{case}: no process recorded");
+    for p in processes {
+        assert_eq!(
+            (p.how.as_deref(), p.note.as_deref()),
+            (Some("exit 0"), Some("shutdown")),
+            "{case}: {p:?}"
+        );
+        assert!(p.client.is_some_and(|c| c.contains("librdkafka")), "{case}");
+    }
+    let _ = std::fs::remove_dir_all(&env.clients_dir);
+}
+
 /// Consumes the case's topic with its consumer driver until `expected` records came (or
 /// the timeout, or the driver ended), then stops it; returns every delivery it reported, in
 /// order, and how the driver ended.
@@ -188,7 +272,18 @@ async fn consume(
     topic: &str,
     expected: usize,
 ) -> (Vec<Got>, Result<(), DriverError>) {
+    let env = exec_env(&format!("{topic}-consumer"));
     let driver: Box<dyn ConsumerDriver> = match case.consumer {
+        Consumer::Exec => Box::new(ExecConsumer::new(
+            exec_spec(
+                Role::Consumer,
+                cluster,
+                topic,
+                Some(format!("{topic}-group")),
+                BTreeMap::new(),
+            ),
+            env.clone(),
+        )),
         Consumer::Group => Box::new(RdkafkaConsumer::new(
             0,
             cluster.client_config(),
@@ -231,6 +326,22 @@ async fn consume(
         .filter(|e| matches!(e, ConsumerEvent::CommitFailed { .. }))
         .collect();
     assert!(failed.is_empty(), "{case}: {failed:?}");
+    if matches!(case.consumer, Consumer::Exec) {
+        assert_exec_ended_cleanly(case, &env);
+        // A group member reports its assignment, and its commits.
+        assert!(
+            other
+                .iter()
+                .any(|e| matches!(e, ConsumerEvent::Assigned { partitions, .. } if partitions.len() == PARTITIONS as usize)),
+            "{case}: {other:?}"
+        );
+        assert!(
+            other
+                .iter()
+                .any(|e| matches!(e, ConsumerEvent::Committed { .. })),
+            "{case}: no commit reported"
+        );
+    }
     (got, ended)
 }
 
@@ -363,6 +474,26 @@ async fn rskafka_to_reader() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactional_to_group() {
     matrix(Producer::Transactional, Consumer::Group).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_to_group() {
+    matrix(Producer::Exec, Consumer::Group).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_to_reader() {
+    matrix(Producer::Exec, Consumer::Reader).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_to_exec() {
+    matrix(Producer::Exec, Consumer::Exec).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rdkafka_to_exec() {
+    matrix(Producer::Rdkafka, Consumer::Exec).await;
 }
 
 /// Not in the matrix: rskafka 0.6 cannot read a topic a transactional producer wrote, with

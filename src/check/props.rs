@@ -165,6 +165,7 @@ fn build(spec: &Spec) -> Run {
             max_duplicate_deliveries: None,
             consumed_topics: (0..spec.topics).collect(),
             pipelines: Vec::new(),
+            assignments_unknown: Vec::new(),
         },
     }
 }

@@ -27,7 +27,7 @@ pub fn duplicate_delivery(history: &History, log: &Log, settings: &CheckSettings
 /// `nonmonotonic_poll`: within one assignment, a consumer's offsets for a partition went
 /// backwards or repeated; counts those deliveries.
 pub fn nonmonotonic_poll(history: &History, log: &Log) -> CheckResult {
-    nonmonotonic_poll_in(&Context::new(history, log))
+    nonmonotonic_poll_in(&Context::new(history, log), &CheckSettings::default())
 }
 
 pub(super) fn lost_delivery_in(cx: &Context<'_>, settings: &CheckSettings) -> CheckResult {
@@ -173,7 +173,7 @@ struct Track {
     last: Option<(i64, Micros)>,
 }
 
-pub(super) fn nonmonotonic_poll_in(cx: &Context<'_>) -> CheckResult {
+pub(super) fn nonmonotonic_poll_in(cx: &Context<'_>, settings: &CheckSettings) -> CheckResult {
     // Every Assigned or Revoked naming a partition starts a new assignment of it.
     let mut bounds: Vec<((u32, u64), Micros)> = Vec::new();
     for event in &cx.history.group_events {
@@ -212,7 +212,9 @@ pub(super) fn nonmonotonic_poll_in(cx: &Context<'_>) -> CheckResult {
         from += chunk.len();
     }
     let mut violations = 0u64;
+    let mut undecided = 0u64;
     let mut examples = Examples::default();
+    let mut undecided_examples = Examples::default();
     for d in &cx.history.deliveries {
         let key = (d.consumer, partition_group(d.topic, d.partition));
         let track = tracks.entry(key).or_insert(Track {
@@ -225,6 +227,21 @@ pub(super) fn nonmonotonic_poll_in(cx: &Context<'_>) -> CheckResult {
             .get(track.from..track.to)
             .map_or(0, |b| b.partition_point(|&(_, at)| at <= d.at));
         if let Some((prev, prev_at)) = track.last
+            && track.epoch == epoch
+            && d.offset <= prev
+            && settings.assignments_unknown.contains(&d.consumer)
+        {
+            undecided += 1;
+            undecided_examples.offer(|| {
+                cx.delivery_example(
+                    d,
+                    format!(
+                        "offset {} after offset {prev} (at {prev_at} us); the consumer reported no assignment changes, so a rebalance between them cannot be ruled out",
+                        d.offset
+                    ),
+                )
+            });
+        } else if let Some((prev, prev_at)) = track.last
             && track.epoch == epoch
             && d.offset <= prev
         {
@@ -244,19 +261,27 @@ pub(super) fn nonmonotonic_poll_in(cx: &Context<'_>) -> CheckResult {
     }
     let verdict = if violations > 0 {
         Verdict::Fail
+    } else if undecided > 0 {
+        Verdict::Unknown
     } else {
         Verdict::Pass
     };
-    let detail = format!(
+    let mut detail = format!(
         "{violations} backward or repeated offsets over {} (consumer, partition) pairs and {} assignment changes",
         tracks.len(),
         bounds.len()
     );
+    if undecided > 0 {
+        detail.push_str(&format!(
+            "; {undecided} more by consumers {:?}, which reported no assignment changes: undecided (a rebalance may lie between)",
+            settings.assignments_unknown
+        ));
+    }
     result(
         CheckName::NonmonotonicPoll,
         verdict,
         violations,
-        vec![examples],
+        vec![examples, undecided_examples],
         detail,
     )
 }

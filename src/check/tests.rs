@@ -909,3 +909,79 @@ fn a_checker_that_panics_gives_unknown_with_its_message() {
     });
     assert_eq!(fine.detail, "ok");
 }
+
+// ----- consumers that give less evidence (exec consumers) --------------------------------
+
+#[test]
+fn backward_offsets_of_a_consumer_without_assignments_are_undecided() {
+    // Consumer 1 reported no assignment at all: its repeat may follow a rebalance.
+    let deliveries = vec![
+        del(1, 0, 5, None, 1),
+        del(1, 0, 6, None, 2),
+        del(1, 0, 5, None, 3),
+    ];
+    let h = history(Vec::new(), deliveries);
+    let empty = Log::default();
+    let unknown = CheckSettings {
+        assignments_unknown: vec![1],
+        ..CheckSettings::default()
+    };
+    let cx = Context::new(&h, &empty);
+    let r = reads::nonmonotonic_poll_in(&cx, &unknown);
+    assert_eq!((r.verdict, r.count), (Verdict::Unknown, 0), "{r:?}");
+    assert!(r.detail.contains("1 more by consumers [1]"), "{}", r.detail);
+    assert!(r.examples[0].note.contains("cannot be ruled out"));
+    // Through run_all too.
+    let results = run_all(
+        &h,
+        &Log::default(),
+        &unknown,
+        &[CheckName::NonmonotonicPoll],
+    );
+    assert_eq!(results[0].verdict, Verdict::Unknown);
+    // Without that knowledge the same deliveries fail; with none backward, it passes.
+    assert_eq!(
+        nonmonotonic_poll(&h, &Log::default()).verdict,
+        Verdict::Fail
+    );
+    let forward = history(
+        Vec::new(),
+        vec![del(1, 0, 5, None, 1), del(1, 0, 6, None, 2)],
+    );
+    let cx = Context::new(&forward, &empty);
+    assert_eq!(
+        reads::nonmonotonic_poll_in(&cx, &unknown).verdict,
+        Verdict::Pass
+    );
+    // A definite violation by another consumer still fails.
+    let mut both = h.clone();
+    both.deliveries
+        .extend([del(0, 0, 9, None, 4), del(0, 0, 8, None, 5)]);
+    let cx = Context::new(&both, &empty);
+    let r = reads::nonmonotonic_poll_in(&cx, &unknown);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 1), "{r:?}");
+}
+
+#[test]
+fn unstamped_deliveries_where_the_committed_log_has_nothing_may_be_aborted_reads() {
+    let mut h = transactional();
+    // Offsets 2 and 3 held the aborted transaction: the committed log lacks them. A
+    // consumer without stamps reports offset 2 (and 0, which the log holds).
+    h.deliveries = vec![del(0, 0, 0, None, 10), del(0, 0, 2, None, 11)];
+    let visible = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(0, 1, Some(id(0, 1)), Some(0)),
+    ]);
+    let r = aborted_read(&h, &visible);
+    assert_eq!((r.verdict, r.count), (Verdict::Unknown, 0), "{r:?}");
+    assert!(
+        r.detail.contains("1 deliveries without a stamp"),
+        "{}",
+        r.detail
+    );
+    assert_eq!(r.examples[0].offset, Some(2));
+    // Without aborted transactions there is nothing such a delivery could have read.
+    let mut committed = h.clone();
+    committed.txns = vec![txn(0, 0..=5, TxnOutcome::Committed)];
+    assert_eq!(aborted_read(&committed, &visible).verdict, Verdict::Pass);
+}

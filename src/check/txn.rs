@@ -121,17 +121,40 @@ pub(super) fn aborted_read_in(cx: &Context<'_>) -> CheckResult {
         .iter()
         .filter(|t| t.outcome == TxnOutcome::Aborted)
         .count();
+    // A delivery without a stamp names no message: at a position the read_committed log
+    // does not hold, it may be a record of an aborted transaction.
+    let mut unstamped = 0u64;
+    let mut unstamped_ex = Examples::default();
+    if committed_log && aborted_txns > 0 {
+        let positions = cx.log_positions();
+        for d in cx.history.deliveries.iter().filter(|d| d.id.is_none()) {
+            if positions.position(d.topic, d.partition, d.offset).is_none() {
+                unstamped += 1;
+                unstamped_ex.offer(|| {
+                    cx.delivery_example(
+                        d,
+                        "delivered without a stamp at a position the committed log does not hold: maybe a record of an aborted transaction".into(),
+                    )
+                });
+            }
+        }
+    }
     let mut detail = format!(
         "{delivered} deliveries and {logged} log records of {aborted_txns} aborted transactions"
     );
+    if unstamped > 0 {
+        detail.push_str(&format!(
+            "; {unstamped} deliveries without a stamp at positions the committed log does not hold: undecided"
+        ));
+    }
     if !committed_log {
         detail.push_str("; the log was read as read_uncommitted, so its records are not judged");
     }
     result(
         CheckName::AbortedRead,
-        verdict(count, 0),
+        verdict(count, unstamped),
         count,
-        vec![delivered_ex, logged_ex],
+        vec![delivered_ex, logged_ex, unstamped_ex],
         detail,
     )
 }

@@ -12,16 +12,19 @@
 //! acknowledgements, and no task or future is made per record. [`ProducerDriver::send`]
 //! wraps it in a future for callers that await outcomes one by one. A consumer runs until
 //! told to stop and reports every record it is handed, with its stamp, plus assignments and
-//! commits. Drivers know nothing of checkers or reports; the next driver (an external
-//! process) plugs in here.
+//! commits. Drivers know nothing of checkers or reports. The exec driver ([`exec`]) runs
+//! your own client as a child process behind the same two traits.
 
+pub mod exec;
 pub mod rdkafka;
 pub mod rskafka;
 pub mod stage;
 pub mod txn;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use crate::history::stamp::Stamp;
 
@@ -173,6 +176,85 @@ pub enum DriverError {
         /// Tokio's error.
         source: tokio::task::JoinError,
     },
+    /// An exec process could not be started, or ended or stayed silent before it answered
+    /// `startup_complete`.
+    #[error(transparent)]
+    Startup(Box<exec::StartupFailure>),
+    /// A line an exec process wrote names a known event and breaks one of its rules.
+    #[error(transparent)]
+    Protocol(Box<exec::ProtocolBreach>),
+    /// An exec consumer's process ended during the run without being asked to.
+    #[error(
+        "exec {role} `{table}` instance {instance} ended by itself ({how}); its log: {}",
+        log.display()
+    )]
+    Exited {
+        /// The scenario table.
+        table: String,
+        /// The instance number within the table.
+        instance: u32,
+        /// `producer` or `consumer`.
+        role: &'static str,
+        /// How it ended (`exit 1`, `signal 11`).
+        how: String,
+        /// Its log file.
+        log: PathBuf,
+    },
+}
+
+/// An error that ends the run (exit 3), raised by a driver from wherever it notices it (a
+/// consumer's task, a producer's reader): the first one raised is kept, and the run, which
+/// watches [`Fatal::raised`], stops and returns it.
+#[derive(Clone, Debug)]
+pub struct Fatal(Arc<FatalSlot>);
+
+#[derive(Debug)]
+struct FatalSlot {
+    error: Mutex<Option<DriverError>>,
+    raised: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Fatal {
+    fn default() -> Fatal {
+        Fatal(Arc::new(FatalSlot {
+            error: Mutex::new(None),
+            raised: tokio::sync::watch::Sender::new(false),
+        }))
+    }
+}
+
+impl Fatal {
+    /// Keeps `error` unless one was raised before, and wakes every waiter.
+    pub fn raise(&self, error: DriverError) {
+        let mut slot = self.0.error.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() && !*self.0.raised.borrow() {
+            tracing::debug!("fatal: {error}");
+            *slot = Some(error);
+            self.0.raised.send_replace(true);
+        }
+    }
+
+    /// Whether an error was raised.
+    pub fn is_raised(&self) -> bool {
+        *self.0.raised.borrow()
+    }
+
+    /// Resolves once an error is raised (never, if none is).
+    pub async fn raised(&self) {
+        let mut rx = self.0.raised.subscribe();
+        if rx.wait_for(|r| *r).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// The error raised, taken (once).
+    pub fn take(&self) -> Option<DriverError> {
+        self.0
+            .error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
 }
 
 /// One record to send.
@@ -245,6 +327,18 @@ pub trait ProducerDriver: Send + Sync {
 
     /// Waits until every enqueued record has an outcome.
     fn flush(&self) -> BoxFuture<()>;
+
+    /// True once the producer can send nothing more (an exec producer's process ended): the
+    /// run stops sending to it.
+    fn is_closed(&self) -> bool {
+        false
+    }
+
+    /// Stops the producer after the last flush (an exec producer's process is asked to shut
+    /// down, and waited for). By default nothing: dropping the driver is enough.
+    fn close(&self) -> BoxFuture<()> {
+        Box::pin(async {})
+    }
 
     /// Enqueues `record`; the future resolves to its outcome.
     fn send(&self, record: OutRecord) -> BoxFuture<SendOutcome> {

@@ -164,6 +164,37 @@ pub struct Fault {
     pub took_s: f64,
 }
 
+/// An exec client process of the run (`driver = "exec"`): when it ran and how it ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Process {
+    /// The scenario table.
+    pub table: String,
+    /// `producer` or `consumer`.
+    pub role: String,
+    /// Its instance number within the table.
+    pub instance: u32,
+    /// Its id in the History: the producer or consumer that anomaly examples name.
+    pub id: u32,
+    /// Its process id.
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// The client it said it is (`startup_complete`'s `client`).
+    #[serde(default)]
+    pub client: Option<String>,
+    /// When it started, seconds on the run clock (0 for anything before the first send).
+    pub started_at_s: f64,
+    /// When it ended, seconds on the run clock.
+    pub ended_at_s: Option<f64>,
+    /// How it ended: `exit 0`, `signal 9`, ...; `not started` when it could not be started.
+    pub how: String,
+    /// Why, as far as the harness knows: `shutdown`, `crash_consumer: ...`, `ended by
+    /// itself`, `stopped answering: ...`, `protocol error`.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Its log (stderr and stdout lines that are no events), relative to the result.
+    pub log: String,
+}
+
 /// Everything a run found: rendered to `result.json`, `report.html`, `junit.xml` and the
 /// terminal. The default is an empty run that passed (a starting point for fixtures).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -238,6 +269,9 @@ pub struct RunResult {
     /// The first message of each producer table, as sent.
     #[serde(default)]
     pub samples: Vec<MessageSample>,
+    /// Every exec client process, in the order they started.
+    #[serde(default)]
+    pub processes: Vec<Process>,
 }
 
 /// Writes `result.json` into `dir`.
@@ -363,6 +397,22 @@ pub fn summary(result: &RunResult) -> String {
             "  transactions: {} committed, {} aborted, {} undecided",
             t.committed, t.aborted, t.indeterminate
         );
+    }
+    if !result.processes.is_empty() {
+        let _ = writeln!(out, "\n  exec processes");
+        for p in &result.processes {
+            let _ = writeln!(
+                out,
+                "    {:<8} {:<20} {:<10} {:>7} to {:>7}  {}  {}",
+                p.role,
+                format!("{}-{}", p.table, p.instance),
+                p.how,
+                format!("{:.1} s", p.started_at_s),
+                p.ended_at_s.map_or("-".to_owned(), |e| format!("{e:.1} s")),
+                p.note.as_deref().unwrap_or(""),
+                p.log
+            );
+        }
     }
     for c in result
         .checks

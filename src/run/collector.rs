@@ -258,7 +258,12 @@ impl Collector {
                 };
                 let at = self.run_us(at_us);
                 let e2e = stamp.map(|s| at_us.saturating_sub(s.intended_us));
-                let measured = stamp.is_some_and(|s| self.run_us(s.intended_us) >= self.warmup_us);
+                // A record without a stamp (an exec consumer may report none) counts by the
+                // time it was delivered: its intended time is unknown.
+                let measured = match stamp {
+                    Some(s) => self.run_us(s.intended_us) >= self.warmup_us,
+                    None => at >= self.warmup_us,
+                };
                 self.recorder.delivered(at, e2e, measured);
                 if measured {
                     self.measured.consumed += 1;

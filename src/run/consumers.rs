@@ -11,6 +11,9 @@
 //! members (`group.instance.id`): a static member does not leave its group when it closes,
 //! which is what a crash looks like to the group. (So it cannot leave gracefully either: a
 //! scenario puts the members it removes gracefully in another table of the same group.)
+//! Exec members are processes: a crash is SIGKILL to the process, which leaves its group
+//! only when its session times out, so they need no static membership (and may be removed
+//! gracefully too).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -20,6 +23,8 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::driver::exec::protocol::Configure;
+use crate::driver::exec::{ExecConsumer, ExecEnv, ExecSpec, Role};
 use crate::driver::rdkafka::RdkafkaConsumer;
 use crate::driver::rskafka::RskafkaReader;
 use crate::driver::{Commit, ConsumerDriver, EventSink, Stop};
@@ -56,6 +61,10 @@ pub struct Members {
     /// Instance id to the table standing for its group, for every instance ever started.
     reader_of: Arc<RwLock<Vec<usize>>>,
     running: Mutex<Vec<Instance>>,
+    /// Where exec members' logs, fatal errors and process records go.
+    exec: ExecEnv,
+    /// Per table: instances started so far (an exec process's instance number).
+    started: Mutex<Vec<u32>>,
 }
 
 impl Members {
@@ -67,6 +76,7 @@ impl Members {
         bootstrap: String,
         suffix: &str,
         events: EventSink,
+        exec: ExecEnv,
     ) -> Members {
         let statics = (0..plan.consumers.len())
             .map(|i| {
@@ -89,6 +99,8 @@ impl Members {
                 .collect(),
             reader_of: Arc::default(),
             running: Mutex::default(),
+            exec,
+            started: Mutex::new(vec![0; plan.consumers.len()]),
         };
         for (table, c) in plan.consumers.iter().enumerate() {
             for _ in 0..c.instances {
@@ -112,6 +124,12 @@ impl Members {
             reader_of.len() as u32 - 1
         };
         let topic = &self.topics[c.topic];
+        let instance = {
+            let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
+            let n = started[table];
+            started[table] += 1;
+            n
+        };
         let driver: Box<dyn ConsumerDriver> = match c.driver {
             DriverKind::Rdkafka => {
                 let group = format!("{}{}", c.group.clone().unwrap_or_default(), self.suffix);
@@ -141,6 +159,40 @@ impl Members {
                 topic,
                 self.partitions[c.topic],
             )),
+            DriverKind::Exec => {
+                let group = format!("{}{}", c.group.clone().unwrap_or_default(), self.suffix);
+                let mut security = self.settings.clone();
+                security.remove("bootstrap.servers");
+                let exec = c.exec.clone().unwrap_or_else(|| crate::scenario::ExecPlan {
+                    command: Vec::new(),
+                    env: BTreeMap::new(),
+                    cwd: std::path::PathBuf::from("."),
+                    startup_timeout: Duration::from_secs(30),
+                });
+                Box::new(ExecConsumer::new(
+                    ExecSpec {
+                        table: c.name.clone(),
+                        role: Role::Consumer,
+                        instance,
+                        id,
+                        command: exec.command,
+                        env: exec.env,
+                        cwd: exec.cwd,
+                        startup_timeout: exec.startup_timeout,
+                        configure: Configure {
+                            role: Role::Consumer,
+                            table: c.name.clone(),
+                            instance,
+                            bootstrap_servers: self.bootstrap.clone(),
+                            topic: topic.clone(),
+                            group: Some(group),
+                            client: c.client.clone(),
+                            security,
+                        },
+                    },
+                    self.exec.clone(),
+                ))
+            }
         };
         let (stop, stop_rx) = watch::channel(Stop::Run);
         let task = tokio::spawn(driver.run(self.events.clone(), stop_rx));
@@ -183,6 +235,16 @@ async fn finish(instance: Instance) -> Result<(), FaultError> {
         instance: instance.id,
         reason,
     })
+}
+
+/// Members still running when the run lets go of them (it failed) stop at once: their
+/// tasks are aborted, which drops their clients and kills exec processes.
+impl Drop for Members {
+    fn drop(&mut self) {
+        for i in self.lock().drain(..) {
+            i.task.abort();
+        }
+    }
 }
 
 impl crate::run::nemesis::Members for Members {

@@ -11,6 +11,12 @@
 //!
 //! The engine records; it does not judge. Checkers and SLOs run afterwards on what it
 //! returns ([`Evidence`]).
+//!
+//! A driver error that must end the run (an exec process that does not start, or breaks
+//! the protocol) can come from any task; the driver raises it in the run's
+//! [`Fatal`](crate::driver::Fatal) slot, and every wait here (assignment, producers, drain,
+//! stop) also watches that slot: the run then stops its producers and consumers (their exec
+//! processes are killed) and returns the error ([`RunError::Driver`], exit 3).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +34,7 @@ use super::nemesis::Nemesis;
 use super::producers::{self, Limits};
 use super::stages;
 use crate::cluster::{Cluster, ClusterError, TopicSpec};
+use crate::driver::exec::{ExecEnv, ProcessRecord};
 use crate::driver::{ConsumerEvent, DriverError, now_us};
 use crate::history::latency::Recorder;
 use crate::history::{History, Log};
@@ -65,6 +72,10 @@ pub enum RunError {
         /// The error.
         source: std::io::Error,
     },
+    /// A client failed in a way that ends the run: an exec process that did not start (a
+    /// consumer's) or broke the protocol.
+    #[error(transparent)]
+    Driver(DriverError),
     /// A task of the run panicked or was cancelled: a bug in the harness.
     #[error("the {task} task failed: {source}")]
     Task {
@@ -86,6 +97,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// A suffix for topic names, so repeated runs never share topics.
     pub topic_suffix: String,
+    /// The run's output folder: exec processes' logs go in its `clients/` (without one, in
+    /// a folder of their own under the system's temporary folder).
+    pub run_dir: Option<PathBuf>,
 }
 
 /// What a run produced, for the checkers and the report.
@@ -115,6 +129,8 @@ pub struct Evidence {
     pub drained: bool,
     /// Seconds from the run's start until producers were done.
     pub producers_done_s: f64,
+    /// Every exec process the run started.
+    pub processes: Vec<ProcessRecord>,
 }
 
 /// Totals of a run.
@@ -156,6 +172,18 @@ pub async fn run(
     let live = Arc::new(Mutex::new(Live::default()));
     let (tx, rx) = mpsc::unbounded_channel::<Ev>();
 
+    let clients_dir = match &options.run_dir {
+        Some(dir) => dir.join("clients"),
+        None => std::env::temp_dir().join(format!(
+            "kafka-harness-clients-{}{suffix}",
+            std::process::id()
+        )),
+    };
+    let exec = ExecEnv::new(clients_dir);
+    let fatal = exec.fatal.clone();
+    // The run's fatal error, when one was raised, else `error`.
+    let failed = |error: RunError| fatal.take().map_or(error, RunError::Driver);
+
     // Consumers first, so they are in their groups before the first record.
     let (consumer_tx, consumer_rx) = mpsc::unbounded_channel::<ConsumerEvent>();
     let members = Members::start(
@@ -165,6 +193,7 @@ pub async fn run(
         cluster.bootstrap_servers(),
         suffix,
         consumer_tx,
+        exec.clone(),
     );
     let forwarder = tokio::spawn(forward(consumer_rx, tx.clone()));
     let collector = Collector::new(
@@ -185,7 +214,13 @@ pub async fn run(
         &epoch0,
         &stages_stop_rx,
     );
-    drain::wait_for_assignment(plan, &live).await;
+    tokio::select! {
+        () = drain::wait_for_assignment(plan, &live) => {}
+        () = fatal.raised() => {}
+    }
+    if let Some(e) = fatal.take() {
+        return Err(RunError::Driver(e));
+    }
 
     // Producer clients are created (and connected) before the run clock starts, so their
     // set-up is not counted as time spent sending.
@@ -197,7 +232,9 @@ pub async fn run(
         messages,
         stop_at_us: duration.map(|d| warmup_us + d.as_micros() as u64),
     };
-    let producers = producers::build(plan, cluster, &topics, suffix, seeds, limits).await?;
+    let producers = producers::build(plan, cluster, &topics, suffix, seeds, limits, &exec)
+        .await
+        .map_err(failed)?;
 
     // Producers, on the run clock; the nemesis on the same clock, until producers are done.
     let run_start = Instant::now();
@@ -219,27 +256,59 @@ pub async fn run(
         start: run_start.into(),
         seeds: *seeds,
     };
+    let aborts: Vec<_> = producer_tasks.iter().map(|t| t.abort_handle()).collect();
     let producing = async {
-        for task in producer_tasks {
-            task.await.map_err(|source| RunError::Task {
-                task: "producer",
-                source,
-            })?;
-        }
+        let all = async {
+            let mut drivers = Vec::new();
+            for task in producer_tasks {
+                drivers.push(task.await.map_err(|source| RunError::Task {
+                    task: "producer",
+                    source,
+                })?);
+            }
+            Ok::<_, RunError>(drivers)
+        };
+        let done = tokio::select! {
+            done = all => done,
+            () = fatal.raised() => {
+                // Dropping a producer kills its exec process.
+                for task in &aborts {
+                    task.abort();
+                }
+                Ok(Vec::new())
+            }
+        };
+        // The nemesis undoes what it did (a broker it killed comes back) before it returns.
         let _ = nemesis_stop.send(true);
-        Ok::<_, RunError>(())
+        done
     };
     let (produced, faults) = tokio::join!(producing, nemesis.run(nemesis_stop_rx));
-    produced?;
+    let drivers = produced.map_err(failed)?;
+    if let Some(e) = fatal.take() {
+        return Err(RunError::Driver(e));
+    }
     let producers_done_us = run_start.elapsed().as_micros() as u64;
+    // Every outcome is in: the clients stop (an exec process shuts down), outside the
+    // measured time.
+    futures::future::join_all(drivers.iter().map(|d| d.close())).await;
+    drop(drivers);
 
     // Drain: consumers catch up with everything acknowledged and everything in the log.
     let end_offsets = consumed_end_offsets(plan, cluster, &topics).await;
-    let drained = drain::drain(plan, &live, &tx, &end_offsets, plan.drain_timeout).await;
+    let drained = tokio::select! {
+        drained = drain::drain(plan, &live, &tx, &end_offsets, plan.drain_timeout) => drained,
+        () = fatal.raised() => false,
+    };
     let _ = stages_stop.send(true);
     stop_stages(stage_tasks).await;
+    if let Some(e) = fatal.take() {
+        return Err(RunError::Driver(e));
+    }
     members.stop_all().await;
     drop(members);
+    if let Some(e) = fatal.take() {
+        return Err(RunError::Driver(e));
+    }
     let _ = forwarder.await;
     drop(tx);
     let Collected {
@@ -285,6 +354,7 @@ pub async fn run(
         topics,
         drained,
         producers_done_s: producers_done_us as f64 / 1e6,
+        processes: exec.processes.all(),
     })
 }
 

@@ -54,6 +54,7 @@ pub async fn execute(
     let seeds = Seeds::resolve(options.seed, plan);
     let options = RunOptions {
         topic_suffix: format!("-{tag}"),
+        run_dir: Some(dir.clone()),
         ..options
     };
     let evidence = engine::run(plan, cluster, &options, &seeds).await?;

@@ -17,6 +17,8 @@ use tokio::sync::{Semaphore, mpsc};
 use super::collector::{Ev, SendDone};
 use super::engine::RunError;
 use crate::cluster::Cluster;
+use crate::driver::exec::protocol::Configure;
+use crate::driver::exec::{ExecEnv, ExecProducer, ExecSpec, Role};
 use crate::driver::rdkafka::RdkafkaProducer;
 use crate::driver::rskafka::RskafkaProducer;
 use crate::driver::txn::TransactionalProducer;
@@ -57,7 +59,8 @@ struct ProducerSpec {
     max_in_flight: usize,
 }
 
-/// Creates (and connects) every producer instance of `plan`, ids 0, 1, ... in table order.
+/// Creates (and connects) every producer instance of `plan`, ids 0, 1, ... in table order;
+/// an exec table's processes start side by side.
 pub(super) async fn build(
     plan: &Plan,
     cluster: &dyn Cluster,
@@ -65,11 +68,13 @@ pub(super) async fn build(
     suffix: &str,
     seeds: &Seeds,
     limits: Limits,
+    exec: &ExecEnv,
 ) -> Result<Vec<Producer>, RunError> {
     let total_instances: u32 = plan.producers.iter().map(|p| p.instances).sum();
     let mut producers = Vec::new();
     let mut id = 0u32;
     for p in &plan.producers {
+        let mut started = start_exec(p, id, cluster, &topics[p.topic], exec).await?;
         for _ in 0..p.instances {
             let txn = match p.transactions {
                 None => None,
@@ -92,9 +97,10 @@ pub(super) async fn build(
                     })
                 }
             };
-            let driver = match &txn {
-                Some(txn) => txn.producer.driver(),
-                None => driver(plan, p, cluster, &topics[p.topic]).await?,
+            let driver = match (&txn, started.pop_front()) {
+                (Some(txn), _) => txn.producer.driver(),
+                (None, Some(exec)) => exec,
+                (None, None) => driver(plan, p, cluster, &topics[p.topic]).await?,
             };
             let spec = ProducerSpec {
                 id,
@@ -121,6 +127,52 @@ pub(super) async fn build(
     Ok(producers)
 }
 
+/// The processes of an exec producer table (none for other tables), started side by side,
+/// in instance order; `first` is the id of the table's first instance.
+async fn start_exec(
+    p: &ProducerPlan,
+    first: u32,
+    cluster: &dyn Cluster,
+    topic: &str,
+    env: &ExecEnv,
+) -> Result<std::collections::VecDeque<Arc<dyn ProducerDriver>>, RunError> {
+    let Some(exec) = &p.exec else {
+        return Ok(Default::default());
+    };
+    let mut security = cluster.client_config();
+    security.remove("bootstrap.servers");
+    let starts = (0..p.instances).map(|instance| {
+        let spec = ExecSpec {
+            table: p.name.clone(),
+            role: Role::Producer,
+            instance,
+            id: first + instance,
+            command: exec.command.clone(),
+            env: exec.env.clone(),
+            cwd: exec.cwd.clone(),
+            startup_timeout: exec.startup_timeout,
+            configure: Configure {
+                role: Role::Producer,
+                table: p.name.clone(),
+                instance,
+                bootstrap_servers: cluster.bootstrap_servers(),
+                topic: topic.to_owned(),
+                group: None,
+                client: p.client.clone(),
+                security: security.clone(),
+            },
+        };
+        ExecProducer::start(spec, env.clone())
+    });
+    let mut started = std::collections::VecDeque::new();
+    for result in futures::future::join_all(starts).await {
+        // The others are dropped (and their processes killed) with the error.
+        let driver = result.map_err(|e| failed(p, e))?;
+        started.push_back(Arc::new(driver) as Arc<dyn ProducerDriver>);
+    }
+    Ok(started)
+}
+
 /// The client of a non-transactional producer table.
 async fn driver(
     plan: &Plan,
@@ -143,6 +195,18 @@ async fn driver(
             .await
             .map_err(|e| failed(p, e))?,
         ),
+        // Started by `start_exec`, never here.
+        DriverKind::Exec => {
+            return Err(failed(
+                p,
+                DriverError::Setting {
+                    client: format!("exec producer {}", p.name),
+                    key: "command".into(),
+                    value: String::new(),
+                    reason: "an exec table without its process",
+                },
+            ));
+        }
     })
 }
 
@@ -234,13 +298,13 @@ impl TxnSender {
 }
 
 /// One producer instance: sends on schedule, hands every outcome to the collector, and
-/// returns once every outcome is in.
+/// returns its client once every outcome is in (for the run to close).
 pub(super) async fn produce(
     producer: Producer,
     tx: mpsc::UnboundedSender<Ev>,
     run_start: Instant,
     start_epoch_us: u64,
-) {
+) -> Arc<dyn ProducerDriver> {
     let Producer {
         mut spec,
         driver,
@@ -263,6 +327,10 @@ pub(super) async fn produce(
     };
     loop {
         if spec.budget.is_some_and(|b| seq >= b) {
+            break;
+        }
+        // Its process ended: what it was sent is accounted for, nothing more can be.
+        if driver.is_closed() {
             break;
         }
         let intended_us = match spec.rate {
@@ -325,4 +393,5 @@ pub(super) async fn produce(
     driver.flush().await;
     // Every outcome is in once every permit is back.
     let _ = permits.acquire_many(spec.max_in_flight as u32).await;
+    driver
 }

@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::engine::Evidence;
 use crate::check::{self, CheckResult, CheckSettings, Verdict, behaviour, slo};
-use crate::history::TxnOutcome;
 use crate::history::latency::{percentiles, spectrum};
+use crate::history::{GroupEvent, TxnOutcome};
 use crate::report::{
-    ClusterInfo, Counts, Fault, HostInfo, Latency, MessageSample, RunResult, Spectra, Throughput,
-    Transactions,
+    ClusterInfo, Counts, Fault, HostInfo, Latency, MessageSample, Process, RunResult, Spectra,
+    Throughput, Transactions,
 };
 use crate::scenario::{Plan, Seeds};
 
@@ -55,6 +55,7 @@ pub fn judge(plan: &Plan, evidence: &Evidence) -> Vec<CheckResult> {
             .iter()
             .map(|s| (s.input as u16, s.output as u16))
             .collect(),
+        assignments_unknown: assignments_unknown(evidence),
     };
     let mut checks = check::run_all(
         &evidence.history,
@@ -153,7 +154,8 @@ pub fn assemble(
             }
         }),
         plan: serde_json::to_value(plan).unwrap_or_default(),
-        clients: artefacts.clients,
+        clients: with_exec_clients(artefacts.clients, evidence),
+        processes: processes(evidence),
         host: HostInfo::this_machine(),
         started_at_epoch_s: evidence.start_epoch_s,
         broker_logs: artefacts.broker_logs,
@@ -166,6 +168,66 @@ pub fn assemble(
         histogram_logs: artefacts.histogram_logs,
         checks,
     }
+}
+
+/// Exec consumers that reported no assignment change at all: the group assigned their
+/// partitions, but when, nobody can say.
+fn assignments_unknown(evidence: &Evidence) -> Vec<u32> {
+    let reported: BTreeSet<u32> = evidence
+        .history
+        .group_events
+        .iter()
+        .filter_map(|e| match e {
+            GroupEvent::Assigned { consumer, .. } | GroupEvent::Revoked { consumer, .. } => {
+                Some(*consumer)
+            }
+            _ => None,
+        })
+        .collect();
+    evidence
+        .processes
+        .iter()
+        .filter(|p| p.role == crate::driver::exec::Role::Consumer && !reported.contains(&p.id))
+        .map(|p| p.id)
+        .collect()
+}
+
+/// The exec processes, their times on the run clock.
+fn processes(evidence: &Evidence) -> Vec<Process> {
+    let run_s = |us: u64| (us as f64 / 1e6 - evidence.start_epoch_s).max(0.0);
+    evidence
+        .processes
+        .iter()
+        .map(|p| Process {
+            table: p.table.clone(),
+            role: p.role.as_str().to_owned(),
+            instance: p.instance,
+            id: p.id,
+            pid: p.pid,
+            client: p.client.clone(),
+            started_at_s: run_s(p.started_at_us),
+            ended_at_s: p.ended_at_us.map(run_s),
+            how: p.how.clone().unwrap_or_else(|| "still running".into()),
+            note: p.note.clone(),
+            log: p.log.clone(),
+        })
+        .collect()
+}
+
+/// The client versions, with each exec table's client as its processes named it
+/// (`exec audit-writer`: `kafkajs 2.2.4`).
+fn with_exec_clients(
+    mut clients: BTreeMap<String, String>,
+    evidence: &Evidence,
+) -> BTreeMap<String, String> {
+    for p in &evidence.processes {
+        if let Some(client) = &p.client {
+            clients
+                .entry(format!("exec {}", p.table))
+                .or_insert_with(|| client.clone());
+        }
+    }
+    clients
 }
 
 /// `group: protocol` for every consumer group of the plan.

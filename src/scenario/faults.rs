@@ -284,11 +284,11 @@ pub(super) fn validate(
                         )
                     })?;
                 let plan = &consumers[index];
-                if plan.driver != DriverKind::Rdkafka || plan.group.is_none() {
+                if plan.driver == DriverKind::Rskafka || plan.group.is_none() {
                     return Err(at.field(
                         &f("consumer"),
                         name,
-                        "consumer faults need a consumer group (driver = \"rdkafka\" with `group`)",
+                        "consumer faults need a consumer group (driver = \"rdkafka\" or \"exec\" with `group`)",
                     ));
                 }
                 FaultTarget::Consumer(index)

@@ -52,6 +52,8 @@ pub enum DriverKind {
     Rdkafka,
     /// rskafka, pure Rust: partition-level, no groups, no transactions.
     Rskafka,
+    /// Your own client, a child process speaking the exec protocol (`docs/drivers.md`).
+    Exec,
 }
 
 impl fmt::Display for DriverKind {
@@ -59,6 +61,7 @@ impl fmt::Display for DriverKind {
         f.write_str(match self {
             DriverKind::Rdkafka => "rdkafka",
             DriverKind::Rskafka => "rskafka",
+            DriverKind::Exec => "exec",
         })
     }
 }
@@ -173,6 +176,11 @@ struct RawProducer {
     transactions: Option<Spanned<RawTransactions>>,
     #[serde(default)]
     client: BTreeMap<String, toml::Value>,
+    // The keys of an exec table (`driver = "exec"`), refused on any other.
+    command: Option<Spanned<Vec<Spanned<String>>>>,
+    env: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+    cwd: Option<Spanned<String>>,
+    startup_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,6 +204,11 @@ struct RawConsumer {
     processing_time: Option<Spanned<String>>,
     #[serde(default)]
     client: BTreeMap<String, toml::Value>,
+    // The keys of an exec table (`driver = "exec"`), refused on any other.
+    command: Option<Spanned<Vec<Spanned<String>>>>,
+    env: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+    cwd: Option<Spanned<String>>,
+    startup_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -365,6 +378,27 @@ pub struct ProducerPlan {
     pub transactions: Option<TransactionPlan>,
     /// Settings passed straight to the client.
     pub client: BTreeMap<String, String>,
+    /// The process to run, for `driver = "exec"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecPlan>,
+}
+
+/// The process of an exec table (`driver = "exec"`): one per instance, speaking the
+/// protocol of `docs/drivers.md`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExecPlan {
+    /// The program and its arguments, run without a shell. A relative program path
+    /// holding a `/` is resolved against the scenario file's folder; a bare name is looked
+    /// up on the `PATH`.
+    pub command: Vec<String>,
+    /// Variables added to the harness's environment.
+    pub env: BTreeMap<String, String>,
+    /// The folder it runs in: `cwd` resolved against the scenario file's folder, which is
+    /// the default.
+    pub cwd: PathBuf,
+    /// How long it may take to answer `startup_complete`.
+    #[serde(with = "humantime_serde")]
+    pub startup_timeout: Duration,
 }
 
 /// A group of identical consumer instances.
@@ -387,6 +421,9 @@ pub struct ConsumerPlan {
     pub processing_time: Duration,
     /// Settings passed straight to the client.
     pub client: BTreeMap<String, String>,
+    /// The process to run, for `driver = "exec"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecPlan>,
 }
 
 /// Which checks run and their limits.
@@ -689,9 +726,27 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
             Some(m) => in_range(at, &f("max_in_flight"), m, 1..=1_000_000)? as usize,
             None => 10_000,
         };
+        let exec = exec_plan(
+            at,
+            &format!("producers[{i}]"),
+            &p.driver,
+            &p.command,
+            &p.env,
+            &p.cwd,
+            &p.startup_timeout,
+        )?;
         let transactions = match &p.transactions {
             None => None,
             Some(t) => {
+                if *p.driver.get_ref() == DriverKind::Exec {
+                    return Err(at.error(
+                        t.span(),
+                        format!(
+                            "`{}`: an exec producer cannot be transactional (the exec protocol has no transactions); use driver = \"rdkafka\"",
+                            f("transactions")
+                        ),
+                    ));
+                }
                 if *p.driver.get_ref() != DriverKind::Rdkafka {
                     return Err(at.field(
                         &f("driver"),
@@ -732,6 +787,7 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
             max_in_flight,
             transactions,
             client: client_settings(&p.client),
+            exec,
         });
     }
     if producers.is_empty() {
@@ -747,6 +803,31 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
         let driver = *c.driver.get_ref();
         let instances = in_range(at, &f("instances"), &c.instances, 1..=64)? as u32;
         let topic = topic_index(&f("topic"), &c.topic)?;
+        let exec = exec_plan(
+            at,
+            &format!("consumers[{i}]"),
+            &c.driver,
+            &c.command,
+            &c.env,
+            &c.cwd,
+            &c.startup_timeout,
+        )?;
+        if driver == DriverKind::Exec {
+            if let Some(m) = &c.commit {
+                return Err(at.field(
+                    &f("commit"),
+                    m,
+                    "an exec consumer commits as its own code does; the harness only records its commits (offsets_committed)",
+                ));
+            }
+            if let Some(d) = &c.processing_time {
+                return Err(at.field(
+                    &f("processing_time"),
+                    d,
+                    "an exec consumer's processing is its own code; the harness cannot add to it",
+                ));
+            }
+        }
         if driver == DriverKind::Rskafka {
             if let Some(g) = &c.group {
                 return Err(at.field(
@@ -779,6 +860,13 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
                     "an rdkafka consumer needs `group = \"...\"` (its consumer group id)",
                 ));
             }
+            (None, DriverKind::Exec) => {
+                return Err(at.field(
+                    &f("name"),
+                    &c.name,
+                    "an exec consumer needs `group = \"...\"` (the consumer group its process joins)",
+                ));
+            }
             (None, DriverKind::Rskafka) => None,
         };
         let processing_time = c
@@ -799,6 +887,7 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
             commit: c.commit.as_ref().map_or(CommitMode::Auto, |m| *m.get_ref()),
             processing_time,
             client: client_settings(&c.client),
+            exec,
         });
     }
 
@@ -809,7 +898,10 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
             return Err(at.field(
                 &f("driver"),
                 &st.driver,
-                "a transactional stage needs driver = \"rdkafka\" (rskafka has no transactions or groups)",
+                &format!(
+                    "a transactional stage needs driver = \"rdkafka\" ({} has no transactions)",
+                    st.driver.get_ref()
+                ),
             ));
         }
         let input = topic_index(&f("input"), &st.input)?;
@@ -857,6 +949,135 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
         stages,
         faults,
     })
+}
+
+/// The default time an exec process has to answer `startup_complete`.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The exec keys of the producer or consumer table `table` (`producers[0]`): an exec table
+/// needs `command`, and no other table takes any of them. Paths are resolved against the
+/// scenario file's folder.
+fn exec_plan(
+    at: &Locator<'_>,
+    table: &str,
+    driver: &Spanned<DriverKind>,
+    command: &Option<Spanned<Vec<Spanned<String>>>>,
+    env: &Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+    cwd: &Option<Spanned<String>>,
+    startup_timeout: &Option<Spanned<String>>,
+) -> Result<Option<ExecPlan>, ScenarioError> {
+    let f = |name: &str| format!("{table}.{name}");
+    if *driver.get_ref() != DriverKind::Exec {
+        let only = |key: &str| {
+            format!(
+                "`{}`: only an exec table (driver = \"exec\") runs a process; this one's driver is {}",
+                f(key),
+                driver.get_ref()
+            )
+        };
+        let spans = [
+            ("command", command.as_ref().map(Spanned::span)),
+            ("env", env.as_ref().map(Spanned::span)),
+            ("cwd", cwd.as_ref().map(Spanned::span)),
+            (
+                "startup_timeout",
+                startup_timeout.as_ref().map(Spanned::span),
+            ),
+        ];
+        return match spans.into_iter().find_map(|(k, s)| Some((k, s?))) {
+            Some((key, span)) => Err(at.error(span, only(key))),
+            None => Ok(None),
+        };
+    }
+    let Some(command) = command else {
+        return Err(at.field(
+            &f("driver"),
+            driver,
+            "an exec table needs `command = [\"program\", \"arg\", ...]`: the process to run for each instance",
+        ));
+    };
+    let Some(program) = command.get_ref().first() else {
+        return Err(at.field(
+            &f("command"),
+            command,
+            "must name a program: `command = [\"program\", \"arg\", ...]`",
+        ));
+    };
+    if program.get_ref().trim().is_empty() {
+        return Err(at.field(&f("command[0]"), program, "the program must not be empty"));
+    }
+    for (i, arg) in command.get_ref().iter().enumerate() {
+        if arg.get_ref().contains('\0') {
+            return Err(at.field(
+                &f(&format!("command[{i}]")),
+                arg,
+                "must not contain a NUL character",
+            ));
+        }
+    }
+    let base = match at.path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+    let mut argv: Vec<String> = command
+        .get_ref()
+        .iter()
+        .map(|a| a.get_ref().clone())
+        .collect();
+    if argv[0].contains('/') && Path::new(&argv[0]).is_relative() {
+        argv[0] = absolute(base.join(&argv[0])).to_string_lossy().into_owned();
+    }
+    let mut vars = BTreeMap::new();
+    if let Some(env) = env {
+        for (key, value) in env.get_ref() {
+            if key.is_empty() || key.contains(['=', '\0']) {
+                return Err(at.error(
+                    value.span(),
+                    format!(
+                        "`{}.{key:?}`: a variable name must be non-empty, without `=` or NUL",
+                        f("env")
+                    ),
+                ));
+            }
+            if value.get_ref().contains('\0') {
+                return Err(at.field(
+                    &format!("{}.{key}", f("env")),
+                    value,
+                    "must not contain a NUL character",
+                ));
+            }
+            vars.insert(key.clone(), value.get_ref().clone());
+        }
+    }
+    let cwd = match cwd {
+        Some(c) if c.get_ref().trim().is_empty() => {
+            return Err(at.field(
+                &f("cwd"),
+                c,
+                "must be a folder (relative to the scenario file's)",
+            ));
+        }
+        Some(c) => absolute(base.join(c.get_ref())),
+        None => absolute(base),
+    };
+    let startup_timeout = match startup_timeout {
+        Some(t) => {
+            let d = units::duration(t.get_ref())
+                .map_err(|rule| at.field(&f("startup_timeout"), t, &rule))?;
+            if d.is_zero() {
+                return Err(at.field(&f("startup_timeout"), t, "must be longer than 0s"));
+            }
+            d
+        }
+        None => STARTUP_TIMEOUT,
+    };
+    Ok(Some(ExecPlan {
+        command: argv,
+        env: vars,
+        cwd,
+        startup_timeout,
+    }))
 }
 
 fn validate_checks(

@@ -234,6 +234,7 @@ fn valid_scenario_parses_into_the_expected_plan() {
                 ("linger.ms", "5"),
                 ("max.in.flight.requests.per.connection", "5"),
             ]),
+            exec: None,
         }],
         consumers: vec![ConsumerPlan {
             name: "webhook-workers".into(),
@@ -248,6 +249,7 @@ fn valid_scenario_parses_into_the_expected_plan() {
                 ("isolation.level", "read_committed"),
                 ("session.timeout.ms", "6000"),
             ]),
+            exec: None,
         }],
         checks: ChecksPlan {
             regression: BTreeMap::new(),
@@ -649,7 +651,7 @@ fn values_of_the_wrong_type_name_the_field() {
         &[
             "`producers.driver`",
             "`librdkafka`",
-            "`rdkafka` or `rskafka`",
+            "`rdkafka`, `rskafka`, `exec`",
         ],
     );
     let text = valid_with(r#"commit = "after_processing""#, r#"commit = "sometimes""#);
@@ -1497,4 +1499,279 @@ fn instances_are_numbered_across_tables() {
     second.instances = 3;
     plan.producers.push(second);
     assert_eq!(plan.first_producer_ids(), [0, 2]);
+}
+
+// ----- exec tables ---------------------------------------------------------------------
+
+/// The valid scenario with its producer and consumer tables on the exec driver.
+fn exec_tables() -> String {
+    let text = valid_with(
+        "name = \"event-source\"\ndriver = \"rdkafka\"",
+        "name = \"event-source\"\ndriver = \"exec\"\n\
+         command = [\"./adapters/producer.sh\", \"--fast\"]\n\
+         env = { NODE_OPTIONS = \"--max-old-space-size=256\" }\n\
+         startup_timeout = \"5s\"",
+    );
+    let text = edit(
+        &text,
+        "name = \"webhook-workers\"\ndriver = \"rdkafka\"",
+        "name = \"webhook-workers\"\ndriver = \"exec\"\ncommand = [\"node\", \"consumer.js\"]\ncwd = \"adapters\"",
+    );
+    let text = edit(&text, "commit = \"after_processing\"\n", "");
+    edit(&text, "processing_time = \"2ms\"\n", "")
+}
+
+#[test]
+fn exec_tables_parse_with_paths_from_the_scenario_folder() {
+    let plan = parse_ok(&exec_tables());
+    let folder = std::path::absolute("scenarios").unwrap();
+    let p = &plan.producers[0];
+    assert_eq!(p.driver, DriverKind::Exec);
+    let exec = p.exec.as_ref().unwrap();
+    // A relative program with a `/` is the scenario folder's; the working folder defaults
+    // to the scenario's folder.
+    assert_eq!(
+        exec.command,
+        [
+            folder
+                .join("adapters/producer.sh")
+                .to_string_lossy()
+                .into_owned(),
+            "--fast".to_owned()
+        ]
+    );
+    assert_eq!(exec.cwd, folder);
+    assert_eq!(
+        exec.env,
+        strings(&[("NODE_OPTIONS", "--max-old-space-size=256")])
+    );
+    assert_eq!(exec.startup_timeout, Duration::from_secs(5));
+    let c = &plan.consumers[0];
+    assert_eq!(c.driver, DriverKind::Exec);
+    let exec = c.exec.as_ref().unwrap();
+    // A bare program name is looked up on the PATH.
+    assert_eq!(exec.command, ["node", "consumer.js"]);
+    assert_eq!(exec.cwd, folder.join("adapters"));
+    assert!(exec.env.is_empty());
+    assert_eq!(exec.startup_timeout, Duration::from_secs(30));
+    assert_eq!(c.group.as_deref(), Some("webhook-consumers"));
+    // The scenario as run (result.json's `plan`) has the exec keys for exec tables only.
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(json["producers"][0]["exec"]["startup_timeout"], "5s");
+    assert!(
+        serde_json::to_value(parse_ok(&valid())).unwrap()["producers"][0]
+            .get("exec")
+            .is_none()
+    );
+    // An absolute program and folder stay as written.
+    let text = edit(
+        &exec_tables(),
+        "[\"node\", \"consumer.js\"]\ncwd = \"adapters\"",
+        "[\"/usr/bin/node\"]\ncwd = \"/srv\"",
+    );
+    let exec = parse_ok(&text).consumers[0].exec.clone().unwrap();
+    assert_eq!(
+        (exec.command, exec.cwd),
+        (vec!["/usr/bin/node".to_owned()], PathBuf::from("/srv"))
+    );
+}
+
+#[test]
+fn an_exec_table_needs_a_command() {
+    let text = edit(
+        &exec_tables(),
+        "command = [\"node\", \"consumer.js\"]\n",
+        "",
+    );
+    fails_at_nth(
+        &text,
+        "\"exec\"",
+        1,
+        &[
+            "`consumers[0].driver = \"exec\"`",
+            "an exec table needs `command = [",
+        ],
+    );
+    let text = edit(&exec_tables(), "[\"node\", \"consumer.js\"]", "[]");
+    fails_at(
+        &text,
+        "[]",
+        &["`consumers[0].command = []`", "must name a program"],
+    );
+    let text = edit(&exec_tables(), "[\"node\", \"consumer.js\"]", "[\" \"]");
+    fails_at(
+        &text,
+        "\" \"",
+        &["`consumers[0].command[0] = \" \"`", "must not be empty"],
+    );
+    let text = edit(
+        &exec_tables(),
+        "[\"node\", \"consumer.js\"]",
+        "[\"node\", \"a\\u0000b\"]",
+    );
+    fails_at(&text, "\"a\\u0000b\"", &["`consumers[0].command[1]", "NUL"]);
+    let text = edit(
+        &exec_tables(),
+        "[\"node\", \"consumer.js\"]",
+        "\"node consumer.js\"",
+    );
+    let e = fails_at(&text, "\"node consumer.js\"", &["consumers.command"]);
+    assert!(
+        e.message.contains("sequence") || e.message.contains("array"),
+        "{e}"
+    );
+}
+
+#[test]
+fn exec_tables_refuse_what_they_cannot_use() {
+    // Transactions: the protocol has none.
+    let text = edit(
+        &exec_tables(),
+        "max_in_flight = 500\n",
+        "max_in_flight = 500\ntransactions = { every = 10 }\n",
+    );
+    fails_at(
+        &text,
+        "{ every = 10 }",
+        &[
+            "`producers[0].transactions`",
+            "an exec producer cannot be transactional",
+        ],
+    );
+    let text = [exec_tables().as_str(), TRANSACTIONAL].concat();
+    let e = parse(Path::new(FILE), &text).unwrap_err();
+    assert!(
+        e.message.contains("`producers[0].transactions`")
+            && e.message.contains("cannot be transactional"),
+        "{e}"
+    );
+    assert_eq!(
+        (e.line, e.column),
+        position(&text, "[producers.transactions]", 0),
+        "{e}"
+    );
+    // The consumer's commits and processing are its own code.
+    let text = edit(
+        &exec_tables(),
+        "group = \"webhook-consumers\"\n",
+        "group = \"webhook-consumers\"\ncommit = \"after_processing\"\n",
+    );
+    fails_at(
+        &text,
+        "\"after_processing\"",
+        &[
+            "`consumers[0].commit = \"after_processing\"`",
+            "commits as its own code does",
+        ],
+    );
+    let text = edit(
+        &exec_tables(),
+        "group = \"webhook-consumers\"\n",
+        "group = \"webhook-consumers\"\nprocessing_time = \"2ms\"\n",
+    );
+    fails_at(
+        &text,
+        "\"2ms\"",
+        &["`consumers[0].processing_time = \"2ms\"`", "its own code"],
+    );
+    // A group to join.
+    let text = edit(&exec_tables(), "group = \"webhook-consumers\"\n", "");
+    fails_at(
+        &text,
+        "\"webhook-workers\"",
+        &[
+            "`consumers[0].name = \"webhook-workers\"`",
+            "an exec consumer needs `group",
+        ],
+    );
+    // Its own settings, checked.
+    for (from, to, at, rule) in [
+        (
+            "startup_timeout = \"5s\"",
+            "startup_timeout = \"soon\"",
+            "\"soon\"",
+            "producers[0].startup_timeout",
+        ),
+        (
+            "startup_timeout = \"5s\"",
+            "startup_timeout = \"0s\"",
+            "\"0s\"",
+            "longer than 0s",
+        ),
+        (
+            "NODE_OPTIONS = \"--max-old-space-size=256\"",
+            "\"A=B\" = \"x\"",
+            "\"x\"",
+            "a variable name must be non-empty, without `=`",
+        ),
+        (
+            "NODE_OPTIONS = \"--max-old-space-size=256\"",
+            "NODE_OPTIONS = 256",
+            "256",
+            "producers.env.NODE_OPTIONS",
+        ),
+        (
+            "cwd = \"adapters\"",
+            "cwd = \"\"",
+            "\"\"\n",
+            "consumers[0].cwd",
+        ),
+    ] {
+        fails_at(&edit(&exec_tables(), from, to), at, &[rule]);
+    }
+}
+
+#[test]
+fn tables_of_other_drivers_refuse_the_exec_keys() {
+    for (key, value) in [
+        ("command", "[\"node\", \"p.js\"]"),
+        ("env", "{ A = \"1\" }"),
+        ("cwd", "\"adapters\""),
+        ("startup_timeout", "\"10s\""),
+    ] {
+        let text = valid_with(
+            "name = \"event-source\"\ndriver = \"rdkafka\"",
+            &format!("name = \"event-source\"\ndriver = \"rdkafka\"\n{key} = {value}"),
+        );
+        fails_at(
+            &text,
+            value,
+            &[
+                &format!("`producers[0].{key}`"),
+                "only an exec table (driver = \"exec\") runs a process",
+                "this one's driver is rdkafka",
+            ],
+        );
+    }
+    let text = valid_with(
+        "commit = \"after_processing\"",
+        "commit = \"after_processing\"\ncommand = [\"x\"]",
+    );
+    fails_at(&text, "[\"x\"]", &["`consumers[0].command`", "rdkafka"]);
+    // A stage has no exec driver.
+    let text = [
+        valid().as_str(),
+        "\n[[stages]]\nname = \"s\"\ndriver = \"exec\"\ninput = \"webhook-events\"\noutput = \"webhook-events\"\ngroup = \"s\"\ntransaction_every = 5\n",
+    ]
+    .concat();
+    fails_at_nth(
+        &text,
+        "\"exec\"",
+        0,
+        &[
+            "stages[0].driver",
+            "needs driver = \"rdkafka\" (exec has no transactions)",
+        ],
+    );
+}
+
+#[test]
+fn consumer_faults_apply_to_exec_groups() {
+    let text = [exec_tables().as_str(), FAULTS].concat();
+    let plan = parse_ok(&text);
+    assert!(
+        plan.faults
+            .iter()
+            .any(|f| f.action == FaultAction::CrashConsumer && f.target == FaultTarget::Consumer(0))
+    );
 }

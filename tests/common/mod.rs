@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod exec;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -8,7 +8,7 @@
 //!
 //! The cluster is yours until it drops: then every JVM is killed and waited for, and the
 //! data folder removed (unless kept). If the harness dies without dropping it, the kernel
-//! kills the JVMs (see [`process`]) and the next cluster removes the folder (see
+//! kills the JVMs (see the crate's `child` module) and the next cluster removes the folder (see
 //! [`workdir`]).
 //!
 //! ```no_run
@@ -25,7 +25,6 @@
 //! ```
 
 pub mod config;
-pub mod process;
 pub mod provision;
 pub mod workdir;
 
@@ -42,11 +41,11 @@ use base64::Engine;
 use nix::sys::signal::Signal;
 
 use self::config::NodeLayout;
-use self::process::Spawner;
 use self::provision::{KafkaDist, ProvisionRequest};
 use self::workdir::WorkDir;
 use super::admin::{self, PollError, poll_until};
 use super::{Capability, Cluster, ClusterError, ClusterKind, NodeId, NodeOp, TopicSpec};
+use crate::child::{self as process, Spawner};
 use crate::cluster::wire::{self, PartitionInfo};
 
 pub use self::provision::DEFAULT_KAFKA_VERSION;
@@ -657,7 +656,16 @@ impl Cluster for EmbeddedCluster {
         admin::create_topic(&self.client_config(), spec).await?;
         let what = format!("waiting for leaders of `{}`", spec.name);
         poll_until(&what, admin::TOPIC_TIMEOUT, POLL_INTERVAL, || async {
-            let partitions = self.topic_partitions(&spec.name, &what).await?;
+            let partitions = match self.topic_partitions(&spec.name, &what).await {
+                Ok(partitions) => partitions,
+                // A broker busy creating many topics at once (a cold JVM on a 2-core machine)
+                // may take longer than one probe allows: asked again, not given up on.
+                Err(ClusterError::Wire {
+                    source: source @ wire::WireError::Timeout { .. },
+                    ..
+                }) => return Err(PollError::NotYet(source.to_string())),
+                Err(e) => return Err(e.into()),
+            };
             match admin::leaders_missing(&partitions, spec.partitions) {
                 Some(problem) => Err(PollError::NotYet(problem)),
                 None => Ok(()),

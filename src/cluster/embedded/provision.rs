@@ -332,7 +332,7 @@ fn fetch_with_maven(
     ));
     let mut command = Command::new(&mvn);
     // This thread waits for Maven, so Maven dies with the harness and not before.
-    super::process::tie_to_this_thread(&mut command);
+    crate::child::tie_to_this_thread(&mut command);
     let mut child = command
         .current_dir(staging)
         .args([

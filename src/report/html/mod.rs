@@ -157,6 +157,14 @@ struct Link {
     present: bool,
 }
 
+/// An exec process as the page shows it: its fields, and whether its log is there.
+#[derive(Debug, Serialize)]
+struct ProcessRow<'a> {
+    #[serde(flatten)]
+    process: &'a crate::report::Process,
+    present: bool,
+}
+
 fn links(names: &[String], dir: Option<&Path>) -> Vec<Link> {
     names
         .iter()
@@ -227,6 +235,16 @@ pub fn render(result: &RunResult, dir: Option<&Path>) -> Result<String, HtmlErro
         started => timestamp(result.started_at_epoch_s),
         histogram_logs => Value::from(Serde(links(&result.histogram_logs, dir))),
         broker_logs => Value::from(Serde(links(&result.broker_logs, dir))),
+        processes => Value::from(Serde(
+            result
+                .processes
+                .iter()
+                .map(|p| ProcessRow {
+                    process: p,
+                    present: dir.is_none_or(|d| d.join(&p.log).is_file()),
+                })
+                .collect::<Vec<_>>()
+        )),
         version => env!("CARGO_PKG_VERSION"),
     })?;
     Ok(html)

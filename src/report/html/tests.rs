@@ -285,3 +285,51 @@ fn a_fault_every_second_for_an_hour_stays_readable_and_small() {
     assert!(html.len() < 1_000_000, "{} bytes", html.len());
     assert!(html.contains("3400 more faults are in result.json."));
 }
+
+#[test]
+fn exec_processes_are_listed_with_their_logs() {
+    let mut r = fixture(10);
+    assert!(!render(&r, None).unwrap().contains("Client processes"));
+    r.processes = vec![
+        crate::report::Process {
+            table: "writer".into(),
+            role: "producer".into(),
+            instance: 0,
+            id: 0,
+            pid: Some(4242),
+            client: Some("kafkajs 2.2.4".into()),
+            started_at_s: 0.0,
+            ended_at_s: Some(12.5),
+            how: "exit 0".into(),
+            note: Some("shutdown".into()),
+            log: "clients/writer-0.log".into(),
+        },
+        crate::report::Process {
+            table: "workers".into(),
+            role: "consumer".into(),
+            instance: 1,
+            id: 3,
+            how: "signal 9".into(),
+            note: Some("crash_consumer: SIGKILL to its process group".into()),
+            log: "clients/workers-1.log".into(),
+            ..Default::default()
+        },
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("clients")).unwrap();
+    std::fs::write(dir.path().join("clients/writer-0.log"), "").unwrap();
+    let html = render(&r, Some(dir.path())).unwrap();
+    assert!(html.contains("Client processes"));
+    assert!(html.contains(r#"<a href="clients&#x2f;writer-0.log">clients&#x2f;writer-0.log</a>"#));
+    assert!(html.contains("clients&#x2f;workers-1.log (missing)"));
+    assert!(html.contains("kafkajs 2.2.4"));
+    assert!(html.contains(r#"<tr class="warn"><td>workers</td>"#));
+    assert!(html.contains("crash_consumer: SIGKILL to its process group"));
+    // And in the terminal summary.
+    let text = crate::report::summary(&r);
+    assert!(text.contains("exec processes"), "{text}");
+    assert!(
+        text.contains("workers-1") && text.contains("signal 9"),
+        "{text}"
+    );
+}

@@ -1,26 +1,30 @@
-//! Child processes that cannot outlive the harness.
+//! Child processes that die with the harness: Kafka's JVMs (the embedded cluster) and the
+//! exec drivers' client processes. A bottom layer: it imports nothing of the crate, and both
+//! `cluster` and `driver` use it.
 //!
-//! Every JVM is started by one [`Spawner`] thread that lives exactly as long as its cluster:
+//! Every child is started by a [`Spawner`] thread that outlives it: an embedded cluster has
+//! one that lives exactly as long as the cluster, and exec drivers share one that lives as
+//! long as the harness ([`shared`]).
 //!
 //! ```text
-//!   caller ──Command──> Spawner thread ──fork/exec──> java (own process group,
+//!   caller ──Command──> Spawner thread ──fork/exec──> child (own process group,
 //!                            │                              PR_SET_PDEATHSIG = SIGKILL)
-//!                            └─ lives until the cluster drops
+//!                            └─ lives until the cluster drops (or, shared, the process ends)
 //! ```
 //!
 //! `PR_SET_PDEATHSIG` fires when the *thread* that forked the child ends, not the process,
 //! so spawning from a short-lived thread (a tokio blocking thread, a test thread) would kill
-//! the broker early. If the harness dies any way at all (panic, SIGKILL), its threads end and
-//! the kernel kills the JVMs. Each JVM gets its own process group so a Ctrl-C in the
-//! terminal reaches the harness only, which then shuts the cluster down in order; signals
-//! to a node go to its whole group.
+//! the child early. If the harness dies any way at all (panic, SIGKILL), its threads end and
+//! the kernel kills the children. Each child gets its own process group so a Ctrl-C in the
+//! terminal reaches the harness only, which then shuts its children down in order; signals
+//! to a child go to its whole group (its own children included).
 //!
 //! This is the one module allowed `unsafe`: `pre_exec` runs code between fork and exec.
 
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::thread::JoinHandle;
 
 use nix::sys::signal::{Signal, killpg};
@@ -76,6 +80,17 @@ impl Drop for Spawner {
             let _ = thread.join();
         }
     }
+}
+
+/// The spawner thread shared by every child that lives as long as the harness may: started
+/// on first use, never stopped (a static is never dropped), so its children die only with
+/// the process or when their owner kills them.
+pub(crate) fn shared() -> io::Result<&'static Spawner> {
+    static SHARED: OnceLock<Result<Spawner, String>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| Spawner::new().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| io::Error::other(format!("starting the spawner thread: {e}")))
 }
 
 /// Puts the child in its own process group and has the kernel SIGKILL it when the calling
