@@ -388,8 +388,8 @@ pub struct ProducerPlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExecPlan {
     /// The program and its arguments, run without a shell. A relative program path
-    /// holding a `/` is resolved against the scenario file's folder; a bare name is looked
-    /// up on the `PATH`.
+    /// holding a `/` is resolved against [`ExecPlan::cwd`], where the process runs; a bare
+    /// name is looked up on the `PATH`.
     pub command: Vec<String>,
     /// Variables added to the harness's environment.
     pub env: BTreeMap<String, String>,
@@ -1025,9 +1025,6 @@ fn exec_plan(
         .iter()
         .map(|a| a.get_ref().clone())
         .collect();
-    if argv[0].contains('/') && Path::new(&argv[0]).is_relative() {
-        argv[0] = absolute(base.join(&argv[0])).to_string_lossy().into_owned();
-    }
     let mut vars = BTreeMap::new();
     if let Some(env) = env {
         for (key, value) in env.get_ref() {
@@ -1061,6 +1058,9 @@ fn exec_plan(
         Some(c) => absolute(base.join(c.get_ref())),
         None => absolute(base),
     };
+    if argv[0].contains('/') && Path::new(&argv[0]).is_relative() {
+        argv[0] = absolute(cwd.join(&argv[0])).to_string_lossy().into_owned();
+    }
     let startup_timeout = match startup_timeout {
         Some(t) => {
             let d = units::duration(t.get_ref())

@@ -1522,6 +1522,23 @@ fn exec_tables() -> String {
 }
 
 #[test]
+fn an_exec_program_path_is_taken_from_the_folder_it_runs_in() {
+    let text = edit(
+        &exec_tables(),
+        "startup_timeout = \"5s\"",
+        "startup_timeout = \"5s\"\ncwd = \"..\"",
+    );
+    let plan = parse_ok(&text);
+    let cwd = std::path::absolute("scenarios/..").unwrap();
+    let exec = plan.producers[0].exec.as_ref().unwrap();
+    assert_eq!(exec.cwd, cwd);
+    assert_eq!(
+        exec.command[0],
+        cwd.join("adapters/producer.sh").to_string_lossy()
+    );
+}
+
+#[test]
 fn exec_tables_parse_with_paths_from_the_scenario_folder() {
     let plan = parse_ok(&exec_tables());
     let folder = std::path::absolute("scenarios").unwrap();
