@@ -306,6 +306,8 @@ async fn a_consumer_that_commits_before_processing_and_crashes_loses_a_delivery(
     );
     assert_eq!(r["faults"][0]["action"], "crash_consumer");
     assert_eq!(r["faults"][0]["outcome"], "ok");
+    // The survivor took the crashed member's partition over and read the rest.
+    assert_eq!(r["drained"], true);
 }
 
 /// Runs a scenario that must end with exit 3 before any result; returns its stderr.
@@ -422,6 +424,30 @@ async fn a_line_that_breaks_the_protocol_is_exit_3_naming_it() {
     let _ = std::fs::remove_dir_all(dir);
     // The script's own child (`sleep 67`) was killed with its process group.
     let left = processes_with("sleep\u{0}67");
+    assert!(left.is_empty(), "{left:?} outlived the run");
+
+    // A consumer's, found by its own task: an assignment of a topic it was not given.
+    let script = r#"["sh", "-c", "read configure; echo '{\"name\":\"startup_complete\"}'; echo '{\"name\":\"partitions_assigned\",\"partitions\":[{\"topic\":\"t\",\"partition\":0}]}'; sleep 68"]"#;
+    let (err, dir) = fails_to_run(
+        "exec-protocol-consumer",
+        &text(
+            "exec-protocol-consumer",
+            "messages = 100",
+            RDKAFKA_PRODUCER,
+            &exec_consumer("workers", "g", script, 1),
+            "",
+        ),
+    )
+    .await;
+    for part in [
+        "exec consumer `workers` instance 0: line 2 of its stdout breaks the protocol",
+        "topic `t` is not the topic this consumer was given (`t-",
+        "clients/workers-0.log",
+    ] {
+        assert!(err.contains(part), "{part:?} is not in:\n{err}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    let left = processes_with("sleep\u{0}68");
     assert!(left.is_empty(), "{left:?} outlived the run");
 }
 
