@@ -283,3 +283,27 @@ fn bad_scenarios_exit_2_before_any_broker_starts() {
     ]);
     assert_exit(&output, 0);
 }
+
+#[test]
+fn every_shipped_scenario_validates() {
+    let mut files = Vec::new();
+    for dir in ["scenarios", "scenarios/clients"] {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                files.push(path.to_string_lossy().into_owned());
+            }
+        }
+    }
+    assert!(files.len() >= 18, "{files:?}");
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let output = harness(&args);
+    assert_exit(&output, 0);
+    assert_eq!(
+        stdout(&output).lines().filter(|l| l.ends_with(')')).count(),
+        files.len(),
+        "{}",
+        stdout(&output)
+    );
+}
