@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::cli::{check, results, scenario, stderr, stdout};
+use common::cli::{check, results, run_on_shared, scenario, stderr, stdout};
 use serde_json::Value;
 
 /// The repository's `adapters/` folder.
@@ -188,7 +188,6 @@ fn judge(result: &Value) -> Vec<String> {
 /// deliver.
 async fn against_every_consumer(producer: (&str, &[&str])) {
     installed();
-    let bootstrap = kafka_harness::Cluster::bootstrap_servers(common::shared_cluster().await);
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     for (consumer, consumer_command) in CONSUMERS {
@@ -199,14 +198,7 @@ async fn against_every_consumer(producer: (&str, &[&str])) {
             &pair(&name, &command(producer.1), &command(consumer_command)),
         );
         let out = dir.path().join(&name);
-        let mut run = Command::new(env!("CARGO_BIN_EXE_kafka-harness"));
-        run.arg("run")
-            .arg(&file)
-            .args(["--cluster", "external", "--bootstrap", &bootstrap, "--out"])
-            .arg(&out);
-        let o = tokio::task::spawn_blocking(move || run.output().unwrap())
-            .await
-            .unwrap();
+        let o = run_on_shared(&file, &out, None).await;
         let found = if out.exists() {
             results(&out)
         } else {

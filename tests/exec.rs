@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::cli::{assert_exit, check, results, scenario, stderr, stdout};
+use common::cli::{assert_exit, check, results, run_on_shared, scenario, stderr, stdout};
 use common::{alive, children_of, wait_gone};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -23,19 +23,9 @@ async fn bootstrap() -> String {
     kafka_harness::Cluster::bootstrap_servers(common::shared_cluster().await)
 }
 
-/// Runs `kafka-harness run FILE --cluster external --bootstrap B --out OUT` from `cwd`.
+/// Runs `kafka-harness run FILE` on the shared cluster from `cwd`.
 async fn run(file: &Path, out: &Path, cwd: &Path) -> Output {
-    let bootstrap = bootstrap().await;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kafka-harness"));
-    command
-        .arg("run")
-        .arg(file)
-        .args(["--cluster", "external", "--bootstrap", &bootstrap, "--out"])
-        .arg(out)
-        .current_dir(cwd);
-    tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap()
+    run_on_shared(file, out, Some(cwd)).await
 }
 
 /// The adapter's command line, as TOML.

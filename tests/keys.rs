@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::cli::{assert_exit, check, harness, results, scenario};
+use common::cli::{assert_exit, check, results, scenario};
 use kafka_harness::workload::{Template, key_string, partition_for_key};
 
 /// CRC-32 (IEEE, reflected), as librdkafka's `rd_crc32`: the hash of its default
@@ -68,27 +68,9 @@ anomalies = ["lost_write", "key_split"]
 
 /// Runs `file` on the shared cluster (as an external one); checks the exit code and
 /// returns the result.
-async fn run_on_shared(file: std::path::PathBuf, code: i32) -> serde_json::Value {
-    let cluster = common::shared_cluster().await;
-    let bootstrap = kafka_harness::Cluster::bootstrap_servers(cluster);
+async fn result_on_shared(file: std::path::PathBuf, code: i32) -> serde_json::Value {
     let out = tempfile::tempdir().unwrap();
-    let args: Vec<String> = [
-        "run",
-        file.to_str().unwrap(),
-        "--cluster",
-        "external",
-        "--bootstrap",
-        &bootstrap,
-        "--out",
-        out.path().to_str().unwrap(),
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    let output = tokio::task::spawn_blocking(move || {
-        harness(&args.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .unwrap();
+    let output = common::cli::run_on_shared(&file, out.path(), None).await;
     assert_exit(&output, code);
     let mut all = results(out.path());
     assert_eq!(all.len(), 1);
@@ -104,7 +86,7 @@ async fn crc32_and_murmur2_producers_split_keys_and_agreeing_ones_do_not() {
         "split",
         &two_services("split", "consistent_random"),
     );
-    let r = run_on_shared(split, 1).await;
+    let r = result_on_shared(split, 1).await;
     assert_eq!(r["verdict"], "fail");
     assert_eq!(r["counts"]["acked"], 600);
     assert_eq!(check(&r, "lost_write")["verdict"], "pass");
@@ -157,7 +139,7 @@ async fn crc32_and_murmur2_producers_split_keys_and_agreeing_ones_do_not() {
         "agree",
         &two_services("agree", "murmur2_random"),
     );
-    let r = run_on_shared(agree, 0).await;
+    let r = result_on_shared(agree, 0).await;
     let ks = check(&r, "key_split");
     assert_eq!((&ks["verdict"], &ks["count"]), (&"pass".into(), &0.into()));
     assert_eq!(

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::cli::{assert_exit, harness, results, scenario, stderr, stdout};
+use common::cli::{assert_exit, harness, results, run_on_shared, scenario, stderr, stdout};
 
 /// A small scenario: `messages` messages, one topic of 3 partitions, producers and an
 /// optional consumer of the given drivers.
@@ -224,7 +224,6 @@ fn the_mock_runs_scenarios_and_says_it_is_a_mock() {
 
 #[tokio::test]
 async fn an_external_cluster_runs_scenarios() {
-    let cluster = common::shared_cluster().await;
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(
         dir.path(),
@@ -236,24 +235,7 @@ async fn an_external_cluster_runs_scenarios() {
             "min_throughput = \"100/s\"",
         ),
     );
-    let bootstrap = kafka_harness::Cluster::bootstrap_servers(cluster);
-    let args: Vec<String> = [
-        "run",
-        file.to_str().unwrap(),
-        "--cluster",
-        "external",
-        "--bootstrap",
-        &bootstrap,
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    let output = tokio::task::spawn_blocking(move || {
-        harness(&args.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .unwrap();
+    let output = run_on_shared(&file, dir.path(), None).await;
     assert_exit(&output, 0);
     assert_eq!(results(dir.path())[0]["cluster"]["kind"], "external");
 }

@@ -67,3 +67,22 @@ pub fn check<'a>(result: &'a Value, name: &str) -> &'a Value {
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no check {name} in {}", result["checks"]))
 }
+
+/// Runs `kafka-harness run FILE --cluster external --bootstrap <the shared cluster> --out
+/// OUT` from `cwd` (the test's own folder when `None`) and waits for it.
+pub async fn run_on_shared(file: &Path, out: &Path, cwd: Option<&Path>) -> Output {
+    let bootstrap = kafka_harness::Cluster::bootstrap_servers(super::shared_cluster().await);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kafka-harness"));
+    command
+        .arg("run")
+        .arg(file)
+        .args(["--cluster", "external", "--bootstrap", &bootstrap, "--out"])
+        .arg(out)
+        .env_remove("KAFKA_HOME");
+    if let Some(cwd) = cwd {
+        command.current_dir(cwd);
+    }
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
