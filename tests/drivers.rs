@@ -22,7 +22,7 @@ use std::time::Duration;
 use common::shared_cluster;
 use futures::future::join_all;
 use kafka_harness::driver::exec::protocol::Configure;
-use kafka_harness::driver::exec::{ExecConsumer, ExecEnv, ExecProducer, ExecSpec, Role};
+use kafka_harness::driver::exec::{Dialect, ExecConsumer, ExecEnv, ExecProducer, ExecSpec, Role};
 use kafka_harness::driver::rdkafka::{RdkafkaConsumer, RdkafkaProducer};
 use kafka_harness::driver::rskafka::{RskafkaProducer, RskafkaReader};
 use kafka_harness::driver::txn::TransactionalProducer;
@@ -241,6 +241,7 @@ fn exec_spec(
             client,
             security,
         },
+        dialect: Dialect::Harness,
     }
 }
 

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::driver::exec::protocol::Configure;
-use crate::driver::exec::{ExecConsumer, ExecEnv, ExecSpec, Role};
+use crate::driver::exec::{Dialect, ExecConsumer, ExecEnv, ExecSpec, Role, verifiable};
 use crate::driver::rdkafka::RdkafkaConsumer;
 use crate::driver::rskafka::RskafkaReader;
 use crate::driver::{Commit, ConsumerDriver, EventSink, Stop};
@@ -159,7 +159,7 @@ impl Members {
                 topic,
                 self.partitions[c.topic],
             )),
-            DriverKind::Exec => {
+            DriverKind::Exec | DriverKind::Verifiable => {
                 let group = format!("{}{}", c.group.clone().unwrap_or_default(), self.suffix);
                 let mut security = self.settings.clone();
                 security.remove("bootstrap.servers");
@@ -169,13 +169,29 @@ impl Members {
                     cwd: std::path::PathBuf::from("."),
                     startup_timeout: Duration::from_secs(30),
                 });
+                let (command, dialect) = match (c.driver, &self.exec.tools) {
+                    (DriverKind::Verifiable, Some(tools)) => (
+                        verifiable::consumer_command(
+                            tools,
+                            &self.bootstrap,
+                            topic,
+                            &group,
+                            c.commit == CommitMode::Auto,
+                        ),
+                        Dialect::Verifiable,
+                    ),
+                    // Without tools (never: the run provisions them) the empty command
+                    // fails the start-up with its reason.
+                    (DriverKind::Verifiable, None) => (Vec::new(), Dialect::Verifiable),
+                    _ => (exec.command, Dialect::Harness),
+                };
                 Box::new(ExecConsumer::new(
                     ExecSpec {
                         table: c.name.clone(),
                         role: Role::Consumer,
                         instance,
                         id,
-                        command: exec.command,
+                        command,
                         env: exec.env,
                         cwd: exec.cwd,
                         startup_timeout: exec.startup_timeout,
@@ -189,6 +205,7 @@ impl Members {
                             client: c.client.clone(),
                             security,
                         },
+                        dialect,
                     },
                     self.exec.clone(),
                 ))

@@ -18,6 +18,7 @@
 //! stop) also watches that slot: the run then stops its producers and consumers (their exec
 //! processes are killed) and returns the error ([`RunError::Driver`], exit 3).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,12 +34,14 @@ use super::logread::{self, Isolation};
 use super::nemesis::Nemesis;
 use super::producers::{self, Limits};
 use super::stages;
+use crate::cluster::embedded::provision::{self, DEFAULT_KAFKA_VERSION};
 use crate::cluster::{Cluster, ClusterError, TopicSpec};
+use crate::driver::exec::verifiable::Tools;
 use crate::driver::exec::{ExecEnv, ProcessRecord};
 use crate::driver::{ConsumerEvent, DriverError, now_us};
 use crate::history::latency::Recorder;
-use crate::history::{History, Log};
-use crate::scenario::{Plan, Seeds};
+use crate::history::{History, Log, MsgId, TopicId};
+use crate::scenario::{DriverKind, Plan, Seeds};
 use crate::workload::WorkloadError;
 
 /// Why a run could not be carried out (as opposed to a check failing).
@@ -148,6 +151,48 @@ pub struct RunCounts {
     pub consumed: u64,
 }
 
+/// Kafka's tools and a Java to run them, when a table is `driver = "verifiable"` (fetched
+/// through Maven on first use, then cached).
+async fn verifiable_tools(plan: &Plan) -> Result<Option<Tools>, RunError> {
+    let verifiable = plan
+        .producers
+        .iter()
+        .map(|p| p.driver)
+        .chain(plan.consumers.iter().map(|c| c.driver))
+        .any(|d| d == DriverKind::Verifiable);
+    if !verifiable {
+        return Ok(None);
+    }
+    let version = DEFAULT_KAFKA_VERSION;
+    let (java, libs) = tokio::task::spawn_blocking(move || provision::tools(version))
+        .await
+        .map_err(|source| RunError::Task {
+            task: "provisioning Kafka's tools",
+            source,
+        })??;
+    Ok(Some(Tools {
+        java,
+        libs,
+        version: version.to_owned(),
+    }))
+}
+
+/// Per topic, the producer ids of its VerifiableProducers (ids run 0, 1, ... in table
+/// order, as `producers::build` gives them).
+fn verifiable_producers(plan: &Plan) -> Vec<Vec<u32>> {
+    let mut by_topic = vec![Vec::new(); plan.topics.len()];
+    let mut id = 0u32;
+    for p in &plan.producers {
+        for _ in 0..p.instances {
+            if p.driver == DriverKind::Verifiable {
+                by_topic[p.topic].push(id);
+            }
+            id += 1;
+        }
+    }
+    by_topic
+}
+
 /// Runs `plan` on `cluster`, every random choice drawn from `seeds`.
 pub async fn run(
     plan: &Plan,
@@ -179,7 +224,8 @@ pub async fn run(
             std::process::id()
         )),
     };
-    let exec = ExecEnv::new(clients_dir);
+    let mut exec = ExecEnv::new(clients_dir);
+    exec.tools = verifiable_tools(plan).await?;
     let fatal = exec.fatal.clone();
     // The run's fatal error, when one was raised, else `error`.
     let failed = |error: RunError| fatal.take().map_or(error, RunError::Driver);
@@ -290,6 +336,7 @@ pub async fn run(
     let producers_done_us = run_start.elapsed().as_micros() as u64;
     // Every outcome is in: the clients stop (an exec process shuts down), outside the
     // measured time.
+    let drivers: Vec<_> = drivers.into_iter().flatten().collect();
     futures::future::join_all(drivers.iter().map(|d| d.close())).await;
     drop(drivers);
 
@@ -320,7 +367,6 @@ pub async fn run(
         task: "collector",
         source,
     })?;
-    recorder.finish();
     history.topics = topics.clone();
     history.faults = faults;
 
@@ -334,11 +380,14 @@ pub async fn run(
         &cluster.client_config(),
         &topics,
         &partitions,
+        &verifiable_producers(plan),
         keys,
         isolation,
     )
     .await?;
     history.keys = keys.into_keys();
+    unstamped_end_to_end(&history, &log, &mut recorder, warmup_us);
+    recorder.finish();
     let counts = Live::lock(&live).counts;
     let measured_s = (producers_done_us.saturating_sub(warmup_us) as f64 / 1e6).max(1e-3);
     Ok(Evidence {
@@ -356,6 +405,28 @@ pub async fn run(
         producers_done_s: producers_done_us as f64 / 1e6,
         processes: exec.processes.all(),
     })
+}
+
+/// End-to-end latency of deliveries that carried no stamp (an exec consumer that reports
+/// positions only, Kafka's VerifiableConsumer): each found through the Log, timed from its
+/// send's intended time.
+fn unstamped_end_to_end(history: &History, log: &Log, recorder: &mut Recorder, warmup_us: u64) {
+    if history.deliveries.iter().all(|d| d.id.is_some()) {
+        return;
+    }
+    let at: HashMap<(TopicId, i32, i64), MsgId> = log
+        .records
+        .iter()
+        .filter_map(|r| Some(((r.topic, r.partition, r.offset), r.id?)))
+        .collect();
+    let intended: HashMap<MsgId, u64> = history.sends.iter().map(|s| (s.id, s.intended)).collect();
+    for d in history.deliveries.iter().filter(|d| d.id.is_none()) {
+        if let Some(id) = at.get(&(d.topic, d.partition, d.offset))
+            && let Some(&sent) = intended.get(id)
+        {
+            recorder.end_to_end(d.at, d.at.saturating_sub(sent), sent >= warmup_us);
+        }
+    }
 }
 
 /// Hands consumer events to the collector.

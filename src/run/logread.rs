@@ -22,6 +22,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::cluster::ClusterError;
 use crate::cluster::admin::client_config;
+use crate::driver::exec::verifiable;
 pub use crate::history::Isolation;
 use crate::history::stamp::{self, Stamp};
 use crate::history::{KeyInterner, Log, LogRecord, MsgId, TopicId};
@@ -32,17 +33,21 @@ const WATERMARK_TIMEOUT: Duration = Duration::from_secs(10);
 const PARTITION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Reads every partition of `topics` (actual names, with their partition counts) into a [`Log`], as a
-/// consumer with `isolation` would see them.
+/// consumer with `isolation` would see them. `by_value[t]` lists the VerifiableProducers
+/// writing to topic `t`: a record of theirs has no stamp, and its value (`<producer>.<seq>`)
+/// names its message.
 pub async fn read(
     settings: &BTreeMap<String, String>,
     topics: &[String],
     partitions: &[i32],
+    by_value: &[Vec<u32>],
     mut keys: KeyInterner,
     isolation: Isolation,
 ) -> Result<(Log, KeyInterner), ClusterError> {
     let consumer = reader(settings, isolation)?;
     let topics = topics.to_vec();
     let partitions = partitions.to_vec();
+    let by_value = by_value.to_vec();
     tokio::task::spawn_blocking(move || {
         let mut log = Log {
             isolation,
@@ -50,11 +55,11 @@ pub async fn read(
         };
         for (t, (topic, &count)) in topics.iter().zip(&partitions).enumerate() {
             for partition in 0..count {
+                let named = by_value.get(t).map_or(&[][..], Vec::as_slice);
                 if let Err(reason) = read_partition(
                     &consumer,
-                    topic,
-                    t as TopicId,
-                    partition,
+                    (topic, t as TopicId, partition),
+                    named,
                     &mut log,
                     &mut keys,
                 ) {
@@ -127,9 +132,8 @@ fn reader(
 
 fn read_partition(
     consumer: &BaseConsumer,
-    topic: &str,
-    t: TopicId,
-    partition: i32,
+    (topic, t, partition): (&str, TopicId, i32),
+    by_value: &[u32],
     log: &mut Log,
     keys: &mut KeyInterner,
 ) -> Result<(), String> {
@@ -174,9 +178,14 @@ fn read_partition(
             Some(Ok(message)) => message,
         };
         next = message.offset() + 1;
-        let (id, source) = message
+        let (mut id, source) = message
             .headers()
             .map_or((None, None), |h| ids(h.iter().map(|h| (h.key, h.value))));
+        if id.is_none() && !by_value.is_empty() {
+            id = message
+                .payload()
+                .and_then(|v| verifiable::message_of(v, by_value));
+        }
         if let Some(source) = source {
             let at = u32::try_from(log.records.len())
                 .map_err(|_| "more than 2^32 records in the log".to_owned())?;

@@ -12,27 +12,47 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::collector::{Ev, SendDone};
 use super::engine::RunError;
 use crate::cluster::Cluster;
 use crate::driver::exec::protocol::Configure;
-use crate::driver::exec::{ExecEnv, ExecProducer, ExecSpec, Role};
+use crate::driver::exec::{Dialect, ExecEnv, ExecProducer, ExecSpec, Role, verifiable};
 use crate::driver::rdkafka::RdkafkaProducer;
 use crate::driver::rskafka::RskafkaProducer;
 use crate::driver::txn::TransactionalProducer;
-use crate::driver::{Done, DriverError, OutRecord, ProducerDriver, SendOutcome};
+use crate::driver::{Done, DriverError, OutRecord, ProducerDriver, SendOutcome, now_us};
 use crate::history::stamp::Stamp;
 use crate::history::{MsgId, TopicId, Txn, TxnOutcome};
 use crate::scenario::{DriverKind, Plan, ProducerPlan, Rate, Seeds};
 use crate::workload::{Generator, KeyChooser, Template};
 
 /// One producer instance, ready to send.
-pub(super) struct Producer {
+pub(super) enum Producer {
+    /// A client the run sends to on its schedule.
+    Fed(Box<Fed>),
+    /// Kafka's VerifiableProducer: it sends on its own schedule, and the run listens.
+    Verifiable(Box<Listened>),
+}
+
+/// A producer instance the run sends to.
+pub(super) struct Fed {
     spec: ProducerSpec,
     driver: Arc<dyn ProducerDriver>,
     txn: Option<TxnSender>,
+}
+
+/// A VerifiableProducer instance, started when the run clock starts.
+pub(super) struct Listened {
+    spec: ExecSpec,
+    env: ExecEnv,
+    topic_id: TopicId,
+    /// Its messages per second.
+    rate: f64,
+    /// How many keys it cycles through.
+    keys: u64,
+    stop_at_us: Option<u64>,
 }
 
 /// When a run's producers stop.
@@ -74,6 +94,23 @@ pub(super) async fn build(
     let mut producers = Vec::new();
     let mut id = 0u32;
     for p in &plan.producers {
+        if p.driver == DriverKind::Verifiable {
+            for instance in 0..p.instances {
+                let budget = limits.messages.map(|m| share(m, id, total_instances));
+                producers.push(Producer::Verifiable(Box::new(listened(
+                    p,
+                    instance,
+                    id,
+                    cluster,
+                    &topics[p.topic],
+                    exec,
+                    budget,
+                    limits.stop_at_us,
+                ))));
+                id += 1;
+            }
+            continue;
+        }
         let mut started = start_exec(p, id, cluster, &topics[p.topic], exec).await?;
         for _ in 0..p.instances {
             let txn = match p.transactions {
@@ -120,11 +157,83 @@ pub(super) async fn build(
                 stop_at_us: limits.stop_at_us,
                 max_in_flight: p.max_in_flight,
             };
-            producers.push(Producer { spec, driver, txn });
+            producers.push(Producer::Fed(Box::new(Fed { spec, driver, txn })));
             id += 1;
         }
     }
     Ok(producers)
+}
+
+/// Instance `instance` (id `id`) of verifiable table `p`, to be started with the run clock;
+/// it sends `budget` messages or until `stop_at_us`.
+#[allow(clippy::too_many_arguments)]
+fn listened(
+    p: &ProducerPlan,
+    instance: u32,
+    id: u32,
+    cluster: &dyn Cluster,
+    topic: &str,
+    env: &ExecEnv,
+    budget: Option<u64>,
+    stop_at_us: Option<u64>,
+) -> Listened {
+    let rate = match p.rate {
+        Rate::PerSecond(r) => r / f64::from(p.instances),
+        // Refused by the scenario: VerifiableProducer needs a schedule.
+        Rate::Max => 1.0,
+    };
+    let acks = match p.client.get("acks").map(|a| a.trim()) {
+        None | Some("all") => "-1".to_owned(),
+        Some(a) => a.to_owned(),
+    };
+    let bootstrap = cluster.bootstrap_servers();
+    let command = env.tools.as_ref().map_or_else(Vec::new, |tools| {
+        let args = verifiable::ProducerArgs {
+            bootstrap: &bootstrap,
+            topic,
+            prefix: id,
+            keys: p.key_count,
+            throughput: rate as u64,
+            max_messages: budget,
+            acks: &acks,
+        };
+        verifiable::producer_command(tools, &args)
+    });
+    let mut security = cluster.client_config();
+    security.remove("bootstrap.servers");
+    let exec = p.exec.clone();
+    Listened {
+        spec: ExecSpec {
+            table: p.name.clone(),
+            role: Role::Producer,
+            instance,
+            id,
+            command,
+            env: BTreeMap::new(),
+            cwd: exec
+                .as_ref()
+                .map_or_else(|| std::path::PathBuf::from("."), |e| e.cwd.clone()),
+            startup_timeout: exec
+                .as_ref()
+                .map_or(Duration::from_secs(30), |e| e.startup_timeout),
+            configure: Configure {
+                role: Role::Producer,
+                table: p.name.clone(),
+                instance,
+                bootstrap_servers: bootstrap,
+                topic: topic.to_owned(),
+                group: None,
+                client: p.client.clone(),
+                security,
+            },
+            dialect: Dialect::Verifiable,
+        },
+        env: env.clone(),
+        topic_id: p.topic as TopicId,
+        rate,
+        keys: p.key_count,
+        stop_at_us,
+    }
 }
 
 /// The processes of an exec producer table (none for other tables), started side by side,
@@ -161,6 +270,7 @@ async fn start_exec(
                 client: p.client.clone(),
                 security: security.clone(),
             },
+            dialect: Dialect::Harness,
         };
         ExecProducer::start(spec, env.clone())
     });
@@ -195,8 +305,8 @@ async fn driver(
             .await
             .map_err(|e| failed(p, e))?,
         ),
-        // Started by `start_exec`, never here.
-        DriverKind::Exec => {
+        // Started by `start_exec` or listened to, never here.
+        DriverKind::Exec | DriverKind::Verifiable => {
             return Err(failed(
                 p,
                 DriverError::Setting {
@@ -297,15 +407,94 @@ impl TxnSender {
     }
 }
 
-/// One producer instance: sends on schedule, hands every outcome to the collector, and
-/// returns its client once every outcome is in (for the run to close).
+/// One producer instance: hands every outcome to the collector, and returns its client
+/// once every outcome is in (for the run to close; a VerifiableProducer has ended by then).
 pub(super) async fn produce(
     producer: Producer,
     tx: mpsc::UnboundedSender<Ev>,
     run_start: Instant,
     start_epoch_us: u64,
+) -> Option<Arc<dyn ProducerDriver>> {
+    match producer {
+        Producer::Fed(fed) => Some(feed(*fed, tx, run_start, start_epoch_us).await),
+        Producer::Verifiable(listened) => {
+            listen(*listened, tx, run_start).await;
+            None
+        }
+    }
+}
+
+/// Runs a VerifiableProducer until it has sent its messages (or the run's time is up: it is
+/// stopped), handing each answer to the collector. It says nothing of when it sends: a
+/// record's intended time is its place on its schedule (`seq / rate` after it said
+/// `startup_complete`), which also stands for its send time. What it sent and never answered
+/// is indeterminate.
+async fn listen(p: Listened, tx: mpsc::UnboundedSender<Ev>, run_start: Instant) {
+    let (stop, stop_rx) = watch::channel(false);
+    let timer = p.stop_at_us.map(|at| {
+        tokio::spawn(async move {
+            tokio::time::sleep_until((run_start + Duration::from_micros(at)).into()).await;
+            let _ = stop.send(true);
+        })
+    });
+    let id = p.spec.id;
+    let now = || run_start.elapsed().as_micros() as u64;
+    let mut schedule_start = 0u64;
+    let pending = |seq: u64, key: Vec<u8>, size: usize, start: u64, done: u64| {
+        let intended = (start + (seq as f64 * 1e6 / p.rate) as u64).min(done);
+        Pending {
+            id: MsgId { producer: id, seq },
+            key,
+            size,
+            intended,
+            sent: intended,
+        }
+    };
+    let ended = verifiable::run_producer(&p.spec, &p.env, id, stop_rx, |report| match report {
+        verifiable::Report::Started { at_ms } => {
+            // Its clock is the system's: its schedule started this long before now.
+            let ago = at_ms.map_or(0, |ms| now_us().saturating_sub(ms.saturating_mul(1000)));
+            schedule_start = now().saturating_sub(ago);
+        }
+        verifiable::Report::Answer {
+            seq,
+            key,
+            size,
+            outcome,
+        } => {
+            let done = now();
+            let send = pending(seq, key.unwrap_or_default(), size, schedule_start, done);
+            let _ = tx.send(Ev::Done(send.done(p.topic_id, done, outcome, true)));
+        }
+    })
+    .await;
+    if let Some(timer) = timer {
+        timer.abort();
+    }
+    match ended {
+        Ok(ended) => {
+            let done = now();
+            for seq in ended.unanswered {
+                let key = (seq % p.keys.max(1)).to_string().into_bytes();
+                let size = format!("{id}.{seq}").len();
+                let send = pending(seq, key, size, schedule_start, done);
+                let outcome = SendOutcome::Indeterminate(ended.reason.clone());
+                let _ = tx.send(Ev::Done(send.done(p.topic_id, done, outcome, true)));
+            }
+        }
+        Err(e) => p.env.fatal.raise(e),
+    }
+}
+
+/// One instance the run sends to: sends on schedule, hands every outcome to the collector,
+/// and returns its client once every outcome is in.
+async fn feed(
+    producer: Fed,
+    tx: mpsc::UnboundedSender<Ev>,
+    run_start: Instant,
+    start_epoch_us: u64,
 ) -> Arc<dyn ProducerDriver> {
-    let Producer {
+    let Fed {
         mut spec,
         driver,
         mut txn,

@@ -54,6 +54,9 @@ pub enum DriverKind {
     Rskafka,
     /// Your own client, a child process speaking the exec protocol (`docs/drivers.md`).
     Exec,
+    /// Kafka's own `VerifiableProducer` / `VerifiableConsumer` (the Java client), run
+    /// unchanged from the `kafka-tools` artefact (`docs/drivers.md#verifiable`).
+    Verifiable,
 }
 
 impl fmt::Display for DriverKind {
@@ -62,6 +65,7 @@ impl fmt::Display for DriverKind {
             DriverKind::Rdkafka => "rdkafka",
             DriverKind::Rskafka => "rskafka",
             DriverKind::Exec => "exec",
+            DriverKind::Verifiable => "verifiable",
         })
     }
 }
@@ -168,8 +172,9 @@ struct RawProducer {
     #[serde(default = "one")]
     instances: Spanned<i64>,
     topic: Spanned<String>,
-    template: Spanned<String>,
-    size: Spanned<String>,
+    // Required, except on a verifiable table (which refuses them: its values are its own).
+    template: Option<Spanned<String>>,
+    size: Option<Spanned<String>>,
     keys: RawKeys,
     rate: Spanned<String>,
     max_in_flight: Option<Spanned<i64>>,
@@ -378,7 +383,8 @@ pub struct ProducerPlan {
     pub transactions: Option<TransactionPlan>,
     /// Settings passed straight to the client.
     pub client: BTreeMap<String, String>,
-    /// The process to run, for `driver = "exec"`.
+    /// The process to run, for `driver = "exec"` (and its start-up timeout for
+    /// `driver = "verifiable"`, whose command the run makes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exec: Option<ExecPlan>,
 }
@@ -389,7 +395,8 @@ pub struct ProducerPlan {
 pub struct ExecPlan {
     /// The program and its arguments, run without a shell. A relative program path
     /// holding a `/` is resolved against [`ExecPlan::cwd`], where the process runs; a bare
-    /// name is looked up on the `PATH`.
+    /// name is looked up on the `PATH`. Empty for a verifiable table (the run makes it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
     /// Variables added to the harness's environment.
     pub env: BTreeMap<String, String>,
@@ -421,7 +428,8 @@ pub struct ConsumerPlan {
     pub processing_time: Duration,
     /// Settings passed straight to the client.
     pub client: BTreeMap<String, String>,
-    /// The process to run, for `driver = "exec"`.
+    /// The process to run, for `driver = "exec"` (and its start-up timeout for
+    /// `driver = "verifiable"`, whose command the run makes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exec: Option<ExecPlan>,
 }
@@ -689,23 +697,45 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
     let mut producers = Vec::new();
     for (i, p) in raw.producers.iter().enumerate() {
         let f = |name: &str| format!("producers[{i}].{name}");
-        let template: Template = p.template.get_ref().parse().map_err(|_| {
-            at.field(
-                &f("template"),
-                &p.template,
-                &format!("expected one of {}", Template::names()),
-            )
-        })?;
-        let size =
-            units::size(p.size.get_ref()).map_err(|rule| at.field(&f("size"), &p.size, &rule))?;
-        let min = template.min_size();
-        if size < min || size > 16 << 20 {
-            return Err(at.field(
-                &f("size"),
-                &p.size,
-                &format!("the {template} template needs from {min} bytes to 16 MiB"),
-            ));
-        }
+        let verifiable = *p.driver.get_ref() == DriverKind::Verifiable;
+        let (template, size) = if verifiable {
+            verifiable_producer(at, i, p)?;
+            (Template::Verifiable, 0)
+        } else {
+            let missing = |key: &str, example: &str| {
+                at.field(
+                    &f("name"),
+                    &p.name,
+                    &format!(
+                        "a {} producer needs `{key} = {example}`",
+                        p.driver.get_ref()
+                    ),
+                )
+            };
+            let Some(t) = &p.template else {
+                return Err(missing("template", "\"audit\""));
+            };
+            let Some(s) = &p.size else {
+                return Err(missing("size", "\"1KiB\""));
+            };
+            let template: Template = t.get_ref().parse().map_err(|_| {
+                at.field(
+                    &f("template"),
+                    t,
+                    &format!("expected one of {}", Template::names()),
+                )
+            })?;
+            let size = units::size(s.get_ref()).map_err(|rule| at.field(&f("size"), s, &rule))?;
+            let min = template.min_size();
+            if size < min || size > 16 << 20 {
+                return Err(at.field(
+                    &f("size"),
+                    s,
+                    &format!("the {template} template needs from {min} bytes to 16 MiB"),
+                ));
+            }
+            (template, size)
+        };
         let key_count = in_range(at, &f("keys.count"), &p.keys.count, 1..=1_000_000_000)? as u64;
         let exponent = p.keys.exponent.as_ref();
         let key_distribution = KeyDistribution::from_parts(
@@ -828,6 +858,24 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
                 ));
             }
         }
+        if driver == DriverKind::Verifiable {
+            if let Some(m) = &c.commit
+                && *m.get_ref() == CommitMode::BeforeProcessing
+            {
+                return Err(at.field(
+                    &f("commit"),
+                    m,
+                    "VerifiableConsumer commits after each batch it processed (\"after_processing\", its default) or with the client's auto-commit (\"auto\")",
+                ));
+            }
+            if let Some(d) = &c.processing_time {
+                return Err(at.field(
+                    &f("processing_time"),
+                    d,
+                    "VerifiableConsumer runs as Kafka ships it; the harness cannot add to its processing",
+                ));
+            }
+        }
         if driver == DriverKind::Rskafka {
             if let Some(g) = &c.group {
                 return Err(at.field(
@@ -860,11 +908,14 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
                     "an rdkafka consumer needs `group = \"...\"` (its consumer group id)",
                 ));
             }
-            (None, DriverKind::Exec) => {
+            (None, DriverKind::Exec | DriverKind::Verifiable) => {
                 return Err(at.field(
                     &f("name"),
                     &c.name,
-                    "an exec consumer needs `group = \"...\"` (the consumer group its process joins)",
+                    &format!(
+                        "a{} {driver} consumer needs `group = \"...\"` (the consumer group its process joins)",
+                        if driver == DriverKind::Exec { "n" } else { "" }
+                    ),
                 ));
             }
             (None, DriverKind::Rskafka) => None,
@@ -884,7 +935,14 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
             instances,
             topic,
             group,
-            commit: c.commit.as_ref().map_or(CommitMode::Auto, |m| *m.get_ref()),
+            commit: c.commit.as_ref().map_or(
+                if driver == DriverKind::Verifiable {
+                    CommitMode::AfterProcessing
+                } else {
+                    CommitMode::Auto
+                },
+                |m| *m.get_ref(),
+            ),
             processing_time,
             client: client_settings(&c.client),
             exec,
@@ -967,6 +1025,35 @@ fn exec_plan(
     startup_timeout: &Option<Spanned<String>>,
 ) -> Result<Option<ExecPlan>, ScenarioError> {
     let f = |name: &str| format!("{table}.{name}");
+    let base = match at.path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+    if *driver.get_ref() == DriverKind::Verifiable {
+        let fixed = [
+            ("command", command.as_ref().map(Spanned::span)),
+            ("env", env.as_ref().map(Spanned::span)),
+            ("cwd", cwd.as_ref().map(Spanned::span)),
+        ];
+        if let Some((key, span)) = fixed.into_iter().find_map(|(k, s)| Some((k, s?))) {
+            return Err(at.error(
+                span,
+                format!(
+                    "`{}`: a verifiable table runs Kafka's own VerifiableProducer or \
+                     VerifiableConsumer, whose command the harness makes; remove `{key}` (or use \
+                     driver = \"exec\" to run a program of yours)",
+                    f(key)
+                ),
+            ));
+        }
+        return Ok(Some(ExecPlan {
+            command: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: absolute(base),
+            startup_timeout: startup_timeout_of(at, table, startup_timeout)?,
+        }));
+    }
     if *driver.get_ref() != DriverKind::Exec {
         let only = |key: &str| {
             format!(
@@ -1015,11 +1102,6 @@ fn exec_plan(
             ));
         }
     }
-    let base = match at.path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
     let mut argv: Vec<String> = command
         .get_ref()
         .iter()
@@ -1061,23 +1143,96 @@ fn exec_plan(
     if argv[0].contains('/') && Path::new(&argv[0]).is_relative() {
         argv[0] = absolute(cwd.join(&argv[0])).to_string_lossy().into_owned();
     }
-    let startup_timeout = match startup_timeout {
-        Some(t) => {
-            let d = units::duration(t.get_ref())
-                .map_err(|rule| at.field(&f("startup_timeout"), t, &rule))?;
-            if d.is_zero() {
-                return Err(at.field(&f("startup_timeout"), t, "must be longer than 0s"));
-            }
-            d
-        }
-        None => STARTUP_TIMEOUT,
-    };
     Ok(Some(ExecPlan {
         command: argv,
         env: vars,
         cwd,
-        startup_timeout,
+        startup_timeout: startup_timeout_of(at, table, startup_timeout)?,
     }))
+}
+
+/// A process table's `startup_timeout`, or the default.
+fn startup_timeout_of(
+    at: &Locator<'_>,
+    table: &str,
+    startup_timeout: &Option<Spanned<String>>,
+) -> Result<Duration, ScenarioError> {
+    let field = format!("{table}.startup_timeout");
+    match startup_timeout {
+        Some(t) => {
+            let d = units::duration(t.get_ref()).map_err(|rule| at.field(&field, t, &rule))?;
+            if d.is_zero() {
+                return Err(at.field(&field, t, "must be longer than 0s"));
+            }
+            Ok(d)
+        }
+        None => Ok(STARTUP_TIMEOUT),
+    }
+}
+
+/// The rules of a verifiable producer table (`producers[i]`): VerifiableProducer writes its
+/// own values (`<producer>.<seq>`), cycles its keys (`0` to `count - 1`), paces itself at a
+/// whole number of messages per second and keeps its own in-flight window, so the keys that
+/// shape other producers' records are refused here.
+fn verifiable_producer(at: &Locator<'_>, i: usize, p: &RawProducer) -> Result<(), ScenarioError> {
+    let f = |name: &str| format!("producers[{i}].{name}");
+    let own = [
+        (
+            "template",
+            p.template.as_ref().map(Spanned::span),
+            "its values are its own (`<producer>.<seq>`)",
+        ),
+        (
+            "size",
+            p.size.as_ref().map(Spanned::span),
+            "its values are its own (`<producer>.<seq>`)",
+        ),
+        (
+            "max_in_flight",
+            p.max_in_flight.as_ref().map(Spanned::span),
+            "it keeps its own window (`max.in.flight.requests.per.connection` in `client`)",
+        ),
+        (
+            "transactions",
+            p.transactions.as_ref().map(Spanned::span),
+            "the harness runs it without a transactional id; use driver = \"rdkafka\"",
+        ),
+    ];
+    if let Some((key, span, why)) = own.into_iter().find_map(|(k, s, why)| Some((k, s?, why))) {
+        return Err(at.error(
+            span,
+            format!(
+                "`{}`: a verifiable producer takes no `{key}`: {why}",
+                f(key)
+            ),
+        ));
+    }
+    if p.keys.distribution.get_ref() != "uniform" || p.keys.exponent.is_some() {
+        return Err(at.field(
+            &f("keys.distribution"),
+            &p.keys.distribution,
+            "a verifiable producer cycles its keys (`0`, `1`, ... `count - 1`, then `0` again): use \"uniform\"",
+        ));
+    }
+    let per_instance = match units::rate(p.rate.get_ref()) {
+        Ok(Rate::PerSecond(r)) => r / (*p.instances.get_ref()).max(1) as f64,
+        Ok(Rate::Max) => {
+            return Err(at.field(
+                &f("rate"),
+                &p.rate,
+                "a verifiable producer needs a rate: it does not say when it sends, so the harness measures its latency from its own schedule (`--throughput`)",
+            ));
+        }
+        Err(rule) => return Err(at.field(&f("rate"), &p.rate, &rule)),
+    };
+    if per_instance < 1.0 || per_instance.fract() != 0.0 {
+        return Err(at.field(
+            &f("rate"),
+            &p.rate,
+            "VerifiableProducer paces itself at a whole number of messages per second: give a rate that is a whole multiple of `instances`, at least 1/s each",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_checks(

@@ -22,6 +22,10 @@ pub enum Template {
     Compliance,
     /// Random bytes, not JSON.
     Raw,
+    /// Kafka's VerifiableProducer's own values (`<producer>.<seq>`) and keys (`0`, `1`, ...):
+    /// the template of `driver = "verifiable"` tables, set by the harness, never named in a
+    /// scenario (it is not in [`Template::ALL`]).
+    Verifiable,
 }
 
 impl Template {
@@ -44,6 +48,7 @@ impl Template {
             Template::Invoice => "invoice",
             Template::Compliance => "compliance",
             Template::Raw => "raw",
+            Template::Verifiable => "verifiable",
         }
     }
 
@@ -63,7 +68,7 @@ impl Template {
             Template::Webhook => 332,
             Template::Invoice => 193,
             Template::Compliance => 254,
-            Template::Raw => 0,
+            Template::Raw | Template::Verifiable => 0,
         }
     }
 }

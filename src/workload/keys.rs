@@ -111,6 +111,7 @@ pub fn key_string(template: Template, index: u64) -> String {
         Template::Invoice => format!("INV-{index:06}"),
         Template::Compliance => format!("ws-{index:06}"),
         Template::Raw => format!("key-{index:06}"),
+        Template::Verifiable => index.to_string(),
     }
 }
 

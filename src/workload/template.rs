@@ -29,14 +29,14 @@ pub fn key_field(template: Template) -> &'static str {
         Template::Webhook => "account_id",
         Template::Invoice => "invoiceId",
         Template::Compliance => "workspaceId",
-        Template::Raw => "",
+        Template::Raw | Template::Verifiable => "",
     }
 }
 
 /// The smallest size that [`Generator::value`] meets exactly for this key, whatever the
 /// seed and sequence number; 0 for [`Template::Raw`].
 pub fn min_size_for_key(template: Template, key: &str) -> usize {
-    if template == Template::Raw {
+    if matches!(template, Template::Raw | Template::Verifiable) {
         return 0;
     }
     let mut m = Measure(0);
@@ -82,10 +82,18 @@ impl Generator {
     pub fn value(&mut self, key: &str, seq: u64, out: &mut Vec<u8>) {
         out.clear();
         let mut rng = Wy(message_seed(self.seed, key, seq));
-        if self.template == Template::Raw {
-            out.resize(self.size, 0);
-            rng.fill(out);
-            return;
+        match self.template {
+            Template::Raw => {
+                out.resize(self.size, 0);
+                rng.fill(out);
+                return;
+            }
+            // VerifiableProducer's values without its prefix: the sequence number.
+            Template::Verifiable => {
+                out.extend_from_slice(seq.to_string().as_bytes());
+                return;
+            }
+            _ => {}
         }
         out.reserve(self.size.max(512));
         let mut json = Json {
@@ -647,8 +655,8 @@ fn body<S: Sink>(template: Template, s: &mut S, key: &str, seq: u64) {
         Template::Webhook => webhook(s, key, seq),
         Template::Invoice => invoice(s, key, seq),
         Template::Compliance => compliance(s, key, seq),
-        // Raw values are not JSON: `Generator::value` and `min_size_for_key` handle them.
-        Template::Raw => {}
+        // Not JSON: `Generator::value` and `min_size_for_key` handle them.
+        Template::Raw | Template::Verifiable => {}
     }
 }
 

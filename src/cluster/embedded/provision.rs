@@ -117,6 +117,14 @@ pub fn provision_tools(version: &str) -> Result<PathBuf, ClusterError> {
     cached_or_fetched(version, Bundle::Tools)
 }
 
+/// A Java runtime for Kafka `version`'s tools and the folder of those tools' jars
+/// ([`provision_tools`]): what runs Kafka's VerifiableProducer and VerifiableConsumer.
+pub fn tools(version: &str) -> Result<(PathBuf, PathBuf), ClusterError> {
+    validate_version(version)?;
+    let java = find_java(None, version)?;
+    Ok((java, provision_tools(version)?))
+}
+
 /// A set of Kafka artifacts fetched together into one cached folder of jars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Bundle {

@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::protocol::{self, Consumed, Event, Line, Processed, Role};
-use super::{ExecEnv, ExecSpec, GRACE, Launched, Proc, line_text, next_line, process};
+use super::{Dialect, ExecEnv, ExecSpec, GRACE, Launched, Proc, line_text, next_line, process};
 use crate::driver::{
     BoxFuture, ConsumerDriver, ConsumerEvent, DriverError, EventSink, Stop, now_us,
 };
@@ -101,7 +101,7 @@ impl<'a> Session<'a> {
         Session {
             spec,
             proc: launched.proc,
-            stdin: Some(launched.stdin),
+            stdin: launched.stdin,
             stdout: Some(launched.stdout),
             events,
             started: false,
@@ -124,6 +124,13 @@ impl<'a> Session<'a> {
             let asked = *stop.borrow_and_update();
             if stop_open {
                 match (asked, phase) {
+                    (Stop::Leave, Phase::Running) if self.spec.dialect == Dialect::Verifiable => {
+                        // Its shutdown hook commits, leaves the group and says so.
+                        self.proc.note("shutdown: SIGTERM");
+                        exit.signal(Signal::SIGTERM);
+                        phase = Phase::Leaving { signals: 1 };
+                        deadline = Some(Instant::now() + GRACE);
+                    }
                     (Stop::Leave, Phase::Running) => {
                         self.proc.note("shutdown");
                         self.shutdown().await;
@@ -262,6 +269,13 @@ impl<'a> Session<'a> {
             log.line("stdout", &String::from_utf8_lossy(buf));
             return Ok(());
         };
+        if self.spec.dialect == Dialect::Verifiable
+            && text.contains("\"name\":\"records_consumed\"")
+        {
+            // VerifiableConsumer's summary of the `record_data` lines before it (`--verbose`).
+            log.line("stdout", text);
+            return Ok(());
+        }
         let names = &self.proc.names;
         let event = match protocol::parse(text) {
             Ok(Line::Event(event)) => event,

@@ -32,6 +32,7 @@ pub mod consumer;
 mod process;
 pub mod producer;
 pub mod protocol;
+pub mod verifiable;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -69,6 +70,19 @@ pub struct ExecSpec {
     pub startup_timeout: Duration,
     /// The `configure` line's settings.
     pub configure: protocol::Configure,
+    /// How it takes its settings and is stopped.
+    pub dialect: Dialect,
+}
+
+/// How a process takes its settings, reports and is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// The exec protocol: `configure` on stdin, `shutdown` to stop.
+    Harness,
+    /// Kafka's VerifiableProducer / VerifiableConsumer ([`verifiable`]): the client and
+    /// security settings as a properties file on stdin, then EOF; stopped by SIGTERM; a
+    /// consumer's `records_consumed` repeats its `record_data` and is not counted again.
+    Verifiable,
 }
 
 impl ExecSpec {
@@ -103,6 +117,8 @@ pub struct ExecEnv {
     pub fatal: Fatal,
     /// Every process started.
     pub processes: ProcessLog,
+    /// Kafka's tools, for verifiable tables (provisioned by the run when it has any).
+    pub tools: Option<verifiable::Tools>,
 }
 
 impl ExecEnv {
@@ -112,6 +128,7 @@ impl ExecEnv {
             clients_dir,
             fatal: Fatal::default(),
             processes: ProcessLog::default(),
+            tools: None,
         }
     }
 }
@@ -303,7 +320,8 @@ fn startup_error(
 /// A process started and configured, not yet known to be ready: the process and its pipes.
 struct Launched {
     proc: Proc,
-    stdin: tokio::process::ChildStdin,
+    /// `None` once closed (a verifiable process reads its settings to EOF).
+    stdin: Option<tokio::process::ChildStdin>,
     stdout: tokio::process::ChildStdout,
 }
 
@@ -413,8 +431,20 @@ async fn launch(spec: &ExecSpec, env: &ExecEnv) -> Result<Launched, super::Drive
     let mut stdin = spawned.stdin;
     // Never logged: it may hold credentials. A process that already died makes this fail;
     // its exit says more, and is what the caller reports.
-    let _ = stdin.write_all(&spec.configure.line()).await;
-    let _ = stdin.flush().await;
+    let stdin = match spec.dialect {
+        Dialect::Harness => {
+            let _ = stdin.write_all(&spec.configure.line()).await;
+            let _ = stdin.flush().await;
+            Some(stdin)
+        }
+        Dialect::Verifiable => {
+            let mut settings = spec.configure.security.clone();
+            settings.extend(spec.configure.client.clone());
+            let _ = stdin.write_all(&verifiable::properties(&settings)).await;
+            let _ = stdin.shutdown().await;
+            None
+        }
+    };
     let names = Names::of(spec, log.path().to_owned());
     Ok(Launched {
         proc: Proc {

@@ -336,7 +336,10 @@ fn names_of(env: &ExecEnv, index: usize) -> String {
 
 /// Writes the queued send lines, a batch per write; after `shutdown` is set, the last lines,
 /// then `shutdown`, then closes stdin.
-async fn write(shared: Arc<Shared>, mut stdin: tokio::process::ChildStdin) {
+async fn write(shared: Arc<Shared>, stdin: Option<tokio::process::ChildStdin>) {
+    let Some(mut stdin) = stdin else {
+        return;
+    };
     let mut batch: Vec<u8> = Vec::with_capacity(1 << 16);
     loop {
         let wake = shared.wake.notified();
