@@ -1,6 +1,8 @@
 //! The teams' clients (`adapters/`: KafkaJS, segmentio/kafka-go, confluent-kafka-python)
-//! under test through the binary and the exec driver, on the shared cluster: every producer
-//! adapter against every consumer adapter, each pair held to one generic assertion: every
+//! under test through the binary and the exec driver, and the Java client through Kafka's
+//! own VerifiableProducer and VerifiableConsumer (`driver = "verifiable"`), on the shared
+//! cluster: every producer against every consumer, each pair held to one generic
+//! assertion: every
 //! record sent is in the log once, every acknowledged record reached the consumer group, and
 //! nothing arrived that nobody sent, with every process ending as asked.
 //!
@@ -50,6 +52,25 @@ fn installed() {
     }
 }
 
+/// The table keys of a client: `driver = "exec"` and its command for an adapter (a program
+/// and its arguments, the adapter paths made absolute), `driver = "verifiable"` for Kafka's
+/// own clients (no command: the harness runs them); a producer adapter's values are
+/// webhook events.
+fn client(role: &str, parts: &[&str]) -> String {
+    if parts == VERIFIABLE {
+        return "driver = \"verifiable\"".to_owned();
+    }
+    let values = if role == "producer" {
+        "\ntemplate = \"webhook\"\nsize = \"400B\""
+    } else {
+        ""
+    };
+    format!("driver = \"exec\"\ncommand = {}{values}", command(parts))
+}
+
+/// Kafka's own VerifiableProducer or VerifiableConsumer, in the tables below.
+const VERIFIABLE: &[&str] = &["verifiable"];
+
 /// A client's command line: a program and its arguments, the adapter paths made absolute.
 fn command(parts: &[&str]) -> String {
     let root = adapters();
@@ -63,8 +84,8 @@ fn command(parts: &[&str]) -> String {
     serde_json::to_string(&argv).unwrap()
 }
 
-/// The producer adapters: name and command.
-const PRODUCERS: [(&str, &[&str]); 4] = [
+/// The producers: name and command.
+const PRODUCERS: [(&str, &[&str]); 5] = [
     ("kafkajs", &["node", "adapters/kafkajs/producer.js"]),
     (
         "kafka-go-leastbytes",
@@ -91,10 +112,11 @@ const PRODUCERS: [(&str, &[&str]); 4] = [
             "adapters/confluent-kafka-python/producer.py",
         ],
     ),
+    ("java-verifiable", VERIFIABLE),
 ];
 
-/// The consumer adapters: name and command.
-const CONSUMERS: [(&str, &[&str]); 3] = [
+/// The consumers: name and command.
+const CONSUMERS: [(&str, &[&str]); 4] = [
     ("kafkajs", &["node", "adapters/kafkajs/consumer.js"]),
     (
         "kafka-go-pool",
@@ -107,6 +129,7 @@ const CONSUMERS: [(&str, &[&str]); 3] = [
             "adapters/confluent-kafka-python/consumer.py",
         ],
     ),
+    ("java-verifiable", VERIFIABLE),
 ];
 
 /// Messages each pair sends.
@@ -127,11 +150,8 @@ partitions = 3
 
 [[producers]]
 name = "writer"
-driver = "exec"
-command = {producer}
+{producer}
 topic = "t"
-template = "webhook"
-size = "400B"
 keys = {{ count = 30, distribution = "uniform" }}
 rate = "300/s"
 
@@ -140,8 +160,7 @@ acks = "all"
 
 [[consumers]]
 name = "readers"
-driver = "exec"
-command = {consumer}
+{consumer}
 instances = 2
 topic = "t"
 group = "readers"
@@ -174,7 +193,10 @@ fn judge(result: &Value) -> Vec<String> {
         }
     }
     for p in result["processes"].as_array().into_iter().flatten() {
-        if p["how"] != "exit 0" {
+        // A Java client stopped by SIGTERM (how Kafka's own clients stop) exits 143 once its
+        // shutdown hook has closed it.
+        let stopped_java = p["how"] == "exit 143" && p["note"] == "shutdown: SIGTERM";
+        if p["how"] != "exit 0" && !stopped_java {
             wrong.push(format!(
                 "{} {} ended {} (log {})",
                 p["table"], p["instance"], p["how"], p["log"]
@@ -195,7 +217,11 @@ async fn against_every_consumer(producer: (&str, &[&str])) {
         let file = scenario(
             dir.path(),
             &name,
-            &pair(&name, &command(producer.1), &command(consumer_command)),
+            &pair(
+                &name,
+                &client("producer", producer.1),
+                &client("consumer", consumer_command),
+            ),
         );
         let out = dir.path().join(&name);
         let o = run_on_shared(&file, &out, None).await;
@@ -242,4 +268,9 @@ async fn kafka_go_hash_producer_against_every_consumer_adapter() {
 #[tokio::test]
 async fn confluent_kafka_python_producer_against_every_consumer_adapter() {
     against_every_consumer(PRODUCERS[3]).await;
+}
+
+#[tokio::test]
+async fn java_verifiable_producer_against_every_consumer_adapter() {
+    against_every_consumer(PRODUCERS[4]).await;
 }

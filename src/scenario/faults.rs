@@ -288,7 +288,7 @@ pub(super) fn validate(
                     return Err(at.field(
                         &f("consumer"),
                         name,
-                        "consumer faults need a consumer group (driver = \"rdkafka\" or \"exec\" with `group`)",
+                        "consumer faults need a consumer group (driver = \"rdkafka\", \"exec\" or \"verifiable\", with `group`)",
                     ));
                 }
                 FaultTarget::Consumer(index)

@@ -707,7 +707,7 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
                     &f("name"),
                     &p.name,
                     &format!(
-                        "a {} producer needs `{key} = {example}`",
+                        "an {} producer needs `{key} = {example}`",
                         p.driver.get_ref()
                     ),
                 )

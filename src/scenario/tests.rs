@@ -1792,3 +1792,127 @@ fn consumer_faults_apply_to_exec_groups() {
             .any(|f| f.action == FaultAction::CrashConsumer && f.target == FaultTarget::Consumer(0))
     );
 }
+
+// ----- verifiable tables -----------------------------------------------------------------
+
+/// The valid scenario with its producer and consumer tables on Kafka's verifiable clients.
+fn verifiable_tables() -> String {
+    let text = valid_with(
+        "name = \"event-source\"\ndriver = \"rdkafka\"",
+        "name = \"event-source\"\ndriver = \"verifiable\"",
+    );
+    let text = edit(&text, "template = \"webhook\"\nsize = \"1KiB\"\n", "");
+    let text = edit(
+        &text,
+        "distribution = \"zipf\", exponent = 1.1",
+        "distribution = \"uniform\"",
+    );
+    let text = edit(&text, "max_in_flight = 500\n", "");
+    let text = edit(
+        &text,
+        "name = \"webhook-workers\"\ndriver = \"rdkafka\"",
+        "name = \"webhook-workers\"\ndriver = \"verifiable\"",
+    );
+    edit(&text, "processing_time = \"2ms\"\n", "")
+}
+
+#[test]
+fn verifiable_tables_take_the_tools_values_and_keys() {
+    let plan = parse_ok(&verifiable_tables());
+    let p = &plan.producers[0];
+    assert_eq!(p.driver, DriverKind::Verifiable);
+    assert_eq!((p.template, p.size), (Template::Verifiable, 0));
+    assert!(p.exec.as_ref().unwrap().command.is_empty());
+    let c = &plan.consumers[0];
+    assert_eq!(c.driver, DriverKind::Verifiable);
+    assert_eq!(c.commit, CommitMode::AfterProcessing);
+    // Without a commit mode, it commits after each batch, as VerifiableConsumer does.
+    let text = edit(&verifiable_tables(), "commit = \"after_processing\"\n", "");
+    assert_eq!(
+        parse_ok(&text).consumers[0].commit,
+        CommitMode::AfterProcessing
+    );
+    // The scenario as run names its template and has no command.
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(json["producers"][0]["template"], "verifiable");
+    assert!(json["producers"][0]["exec"].get("command").is_none());
+}
+
+#[test]
+fn a_verifiable_table_refuses_what_the_tool_decides_itself() {
+    let base = verifiable_tables();
+    for (from, to, at, fragments) in [
+        (
+            "driver = \"verifiable\"\ninstances = 2",
+            "driver = \"verifiable\"\ninstances = 2\ntemplate = \"audit\"",
+            "\"audit\"",
+            &["`producers[0].template`", "its values are its own"][..],
+        ),
+        (
+            "driver = \"verifiable\"\ninstances = 2",
+            "driver = \"verifiable\"\ninstances = 2\nsize = \"1KiB\"",
+            "\"1KiB\"",
+            &["`producers[0].size`", "its values are its own"],
+        ),
+        (
+            "rate = \"1500/s\"",
+            "rate = \"1500/s\"\nmax_in_flight = 5",
+            "5\n",
+            &["`producers[0].max_in_flight`", "keeps its own window"],
+        ),
+        (
+            "distribution = \"uniform\"",
+            "distribution = \"zipf\"",
+            "\"zipf\"",
+            &["`producers[0].keys.distribution", "cycles its keys"],
+        ),
+        (
+            "rate = \"1500/s\"",
+            "rate = \"max\"",
+            "\"max\"",
+            &["`producers[0].rate = \"max\"`", "needs a rate"],
+        ),
+        (
+            "rate = \"1500/s\"",
+            "rate = \"1501/s\"",
+            "\"1501/s\"",
+            &["whole number of messages per second"],
+        ),
+        (
+            "driver = \"verifiable\"\ninstances = 2",
+            "driver = \"verifiable\"\ninstances = 2\ncommand = [\"java\"]",
+            "[\"java\"]",
+            &["`producers[0].command`", "the harness makes"],
+        ),
+        (
+            "commit = \"after_processing\"",
+            "commit = \"before_processing\"",
+            "\"before_processing\"",
+            &["`consumers[0].commit", "after each batch"],
+        ),
+        (
+            "group = \"webhook-consumers\"\n",
+            "group = \"webhook-consumers\"\nprocessing_time = \"1ms\"\n",
+            "\"1ms\"",
+            &["`consumers[0].processing_time", "as Kafka ships it"],
+        ),
+    ] {
+        fails_at(&edit(&base, from, to), at, fragments);
+    }
+    // A table of another driver still needs its template and size.
+    let text = valid_with("template = \"webhook\"\n", "");
+    fails_at(
+        &text,
+        "\"event-source\"",
+        &[
+            "`producers[0].name",
+            "an rdkafka producer needs `template = \"audit\"`",
+        ],
+    );
+    let text = edit(&verifiable_tables(), "group = \"webhook-consumers\"\n", "");
+    fails_at(
+        &text,
+        "\"webhook-workers\"",
+        &["a verifiable consumer needs `group = \"...\"`"],
+    );
+}

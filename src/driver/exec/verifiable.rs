@@ -369,7 +369,10 @@ pub async fn run_producer(
                 buf.clear();
             }
             changed = stop.changed(), if stop_open => {
-                if changed.is_err() || *stop.borrow_and_update() {
+                // No sender: no stop will come (it ends after `--max-messages`).
+                if changed.is_err() {
+                    stop_open = false;
+                } else if *stop.borrow_and_update() {
                     stop_open = false;
                     if exit.status().is_none() && signals == 0 {
                         proc.note("shutdown: SIGTERM");
