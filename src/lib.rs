@@ -15,7 +15,7 @@
 //!                                 │                                  │
 //!   cluster (embedded | mock | external | container) <── topics, nemesis (faults)
 //!                                 │                                  │
-//!   driver (rdkafka, rskafka, transactions, stages, exec) <── producers and consumers
+//!   driver (rdkafka, rskafka, transactions, stages, exec, verifiable) <── producers and consumers
 //!                                 │
 //!                                 v
 //!   history: History (sends, deliveries, groups, faults) + Log (read back) + latency

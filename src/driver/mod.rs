@@ -13,7 +13,9 @@
 //! wraps it in a future for callers that await outcomes one by one. A consumer runs until
 //! told to stop and reports every record it is handed, with its stamp, plus assignments and
 //! commits. Drivers know nothing of checkers or reports. The exec driver ([`exec`]) runs
-//! your own client as a child process behind the same two traits.
+//! your own client as a child process behind the same two traits, and Kafka's own
+//! VerifiableProducer and VerifiableConsumer ([`exec::verifiable`]) with the same reader: a
+//! VerifiableProducer sends on its own schedule, so the run listens to it instead.
 
 pub mod exec;
 pub mod rdkafka;

@@ -19,7 +19,7 @@
 //! | sending the offsets never returned (see below) | `Aborted` (no commit was sent; the replacement aborts it) | yes |
 //!
 //! Every control call runs on a thread of its own and is waited for at most its own timeout
-//! plus [`HUNG_MARGIN`]: librdkafka 2.12 can block in `send_offsets_to_transaction` far past
+//! plus `HUNG_MARGIN`: librdkafka 2.12 can block in `send_offsets_to_transaction` far past
 //! its timeout when the group coordinator's broker dies (confluentinc/librdkafka#5456 and
 //! #5511; seen here as a stage that stopped for ten minutes after a broker kill). A call
 //! that overruns is abandoned with its producer, which is then never called again.

@@ -8,7 +8,7 @@
 //!        Seeds::stream("nemesis", fault table) ── random nodes, which member to remove
 //! ```
 //!
-//! Each stream's seed comes from [`derive`], the one mixing function, so streams of
+//! Each stream's seed comes from [`derive`](fn@derive), the one mixing function, so streams of
 //! different names or indices are unrelated and the same run seed repeats them all.
 
 use super::Plan;

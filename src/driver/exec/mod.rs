@@ -26,7 +26,9 @@
 //! indeterminate, never lost.
 //!
 //! Settings reach the process only through the `configure` line on its stdin, never its
-//! command line or environment, and that line is never logged.
+//! command line or environment, and that line is never logged. [`verifiable`] runs Kafka's
+//! own VerifiableProducer and VerifiableConsumer in the same way ([`Dialect::Verifiable`]:
+//! settings as a properties file on stdin, stopped by SIGTERM).
 
 pub mod consumer;
 mod process;
