@@ -12,6 +12,7 @@
 
 pub mod checks;
 pub mod faults;
+pub mod secrets;
 pub mod seeds;
 pub mod shape;
 pub mod units;
