@@ -181,7 +181,7 @@ pub fn main() -> ExitCode {
     // are off by default: what they mean for the run is in the History (every failed or
     // indeterminate send keeps its reason). `RUST_LOG=warn,librdkafka=info` shows them.
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| kafka_harness::stderr::Scrubbed)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
                 tracing_subscriber::EnvFilter::new("warn,librdkafka=off,rdkafka::client=off")
@@ -394,6 +394,13 @@ async fn run_scenarios(args: RunArgs) -> u8 {
             }
         }
     }
+    // Error text and client logs may quote a setting (librdkafka's do): never on stderr.
+    kafka_harness::stderr::hide(plans.iter().flat_map(|p| p.secrets()));
+    // Before any broker starts: a run that cannot write its evidence should not begin.
+    if let Err(e) = writable(&args.out) {
+        kafka_harness::note(format!("error: {e}"));
+        return EXIT_BAD_INPUT;
+    }
     let mut worst = 0u8;
     let mut finished = Vec::new();
     for plan in &plans {
@@ -457,7 +464,12 @@ async fn run_scenarios(args: RunArgs) -> u8 {
             }
             Err(e) => {
                 kafka_harness::note(format!("error: {e}"));
-                worst = worse(worst, EXIT_INFRA);
+                let code = if e.is_bad_input() {
+                    EXIT_BAD_INPUT
+                } else {
+                    EXIT_INFRA
+                };
+                worst = worse(worst, code);
             }
         }
     }
@@ -471,12 +483,35 @@ async fn run_scenarios(args: RunArgs) -> u8 {
     worst
 }
 
-/// The more serious of two exit codes: fail (1) over unknown (4) over infrastructure (3)
-/// over pass (0).
+/// Makes the output folder `out` (with its parents) and proves a file can be written in
+/// it; the error names the folder, what failed and the fix.
+fn writable(out: &Path) -> Result<(), String> {
+    let fix = "give a folder you can write to with --out";
+    std::fs::create_dir_all(out).map_err(|e| {
+        format!(
+            "--out {}: the output folder cannot be created ({e}); {fix}",
+            out.display()
+        )
+    })?;
+    tempfile::Builder::new()
+        .prefix(".kafka-harness-write-test")
+        .tempfile_in(out)
+        .map(drop)
+        .map_err(|e| {
+            format!(
+                "--out {}: nothing can be written in the output folder ({e}); {fix}",
+                out.display()
+            )
+        })
+}
+
+/// The more serious of two exit codes: fail (1) over unknown (4) over bad input (2) over
+/// infrastructure (3) over pass (0).
 fn worse(a: u8, b: u8) -> u8 {
     let rank = |c: u8| match c {
-        EXIT_CHECK_FAILED => 3,
-        EXIT_UNKNOWN => 2,
+        EXIT_CHECK_FAILED => 4,
+        EXIT_UNKNOWN => 3,
+        EXIT_BAD_INPUT => 2,
         EXIT_INFRA => 1,
         _ => 0,
     };

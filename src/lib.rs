@@ -55,12 +55,15 @@ pub mod history;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod stderr;
 pub mod workload;
 
 /// Prints one line for a person on stderr. Unlike `eprintln!`, never panics when stderr is
 /// closed (a pipe whose reader went away must not crash a harness that owns brokers).
+/// Secret values registered with [`stderr::hide`] are written as `[redacted]`.
 pub fn note(line: impl std::fmt::Display) {
     use std::io::Write;
+    let line = stderr::scrub(&line.to_string());
     let _ = writeln!(std::io::stderr(), "kafka-harness: {line}");
 }
 

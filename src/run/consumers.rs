@@ -27,7 +27,7 @@ use crate::driver::exec::protocol::Configure;
 use crate::driver::exec::{Dialect, ExecConsumer, ExecEnv, ExecSpec, Role, verifiable};
 use crate::driver::rdkafka::RdkafkaConsumer;
 use crate::driver::rskafka::RskafkaReader;
-use crate::driver::{Commit, ConsumerDriver, EventSink, Stop};
+use crate::driver::{Commit, ConsumerDriver, DriverError, EventSink, Stop};
 use crate::run::nemesis::{BoxFuture, FaultError};
 use crate::scenario::{CommitMode, ConsumerPlan, DriverKind, FaultAction, FaultTarget, Plan};
 
@@ -212,7 +212,19 @@ impl Members {
             }
         };
         let (stop, stop_rx) = watch::channel(Stop::Run);
-        let task = tokio::spawn(driver.run(self.events.clone(), stop_rx));
+        let run = driver.run(self.events.clone(), stop_rx);
+        let fatal = self.exec.fatal.clone();
+        let task = tokio::spawn(async move {
+            match run.await {
+                // A client its settings cannot make, or that cannot subscribe, will never
+                // consume: the run ends now, saying why, rather than wait for it.
+                Err(e @ (DriverError::Create { .. } | DriverError::Subscribe { .. })) => {
+                    fatal.raise(e);
+                    Ok(())
+                }
+                ended => ended,
+            }
+        });
         self.lock().push(Instance {
             id,
             table,

@@ -89,6 +89,20 @@ pub enum RunError {
     },
 }
 
+impl RunError {
+    /// True when the scenario asked for something that cannot be (a client setting the
+    /// client refuses, a cluster setting the broker refuses): exit code 2, not 3.
+    pub fn is_bad_input(&self) -> bool {
+        let refused =
+            |e: &DriverError| matches!(e, DriverError::Create { .. } | DriverError::Setting { .. });
+        match self {
+            RunError::Cluster(e) => e.is_bad_input(),
+            RunError::Producer { source, .. } | RunError::Driver(source) => refused(source),
+            _ => false,
+        }
+    }
+}
+
 /// Options that override the scenario file.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {

@@ -45,7 +45,8 @@ pub async fn execute(
     let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let run_id = format!("{}-{epoch}-{tag}", plan.name);
+    let run_id = format!("{}-{epoch}-{tag}", folder_name(&plan.name));
+    // One plain component under `out`, whatever the scenario's name holds.
     let dir = out.join(&run_id);
     std::fs::create_dir_all(&dir).map_err(|e| RunError::Io {
         path: dir.clone(),
@@ -86,6 +87,35 @@ pub async fn execute(
     Ok((result, dir))
 }
 
+/// The longest part of a run folder's name taken from the scenario's name.
+const NAME_CHARS: usize = 80;
+
+/// A scenario name as one safe folder-name component: ASCII letters, digits, `.`, `_` and
+/// `-` kept, every other run of characters (`/`, spaces, control characters, markup, other
+/// scripts) one `_`; no leading `.` (so never `..`), at most 80 characters, and `scenario`
+/// when nothing is left. The name itself is shown as written (escaped) in the reports.
+pub fn folder_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            out.push(c);
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let trimmed: String = out
+        .trim_start_matches(['.', '_'])
+        .chars()
+        .take(NAME_CHARS)
+        .collect();
+    let trimmed = trimmed.trim_end_matches('_');
+    if trimmed.is_empty() {
+        "scenario".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
 /// The client libraries in this build, by driver name.
 fn client_versions() -> std::collections::BTreeMap<String, String> {
     let (_, librdkafka) = rdkafka::util::get_rdkafka_version();
@@ -120,4 +150,41 @@ fn copy_broker_logs(cluster: &dyn Cluster, dir: &Path) -> Vec<String> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::folder_name;
+
+    #[test]
+    fn run_folders_stay_one_plain_component() {
+        for (name, folder) in [
+            ("audit-flood", "audit-flood"),
+            ("../../escaped", "escaped"),
+            ("..", "scenario"),
+            ("", "scenario"),
+            ("/etc/passwd", "etc_passwd"),
+            (
+                "flood <script>alert(1)</script>",
+                "flood_script_alert_1_script",
+            ),
+            ("tab\tand\nnewline\u{7}", "tab_and_newline"),
+            ("konto-äöü", "konto-"),
+            (".hidden", "hidden"),
+        ] {
+            assert_eq!(folder_name(name), folder, "{name:?}");
+        }
+        let long = folder_name(&"x".repeat(500));
+        assert_eq!(long.len(), 80);
+        for name in ["a/../../b", "..\\..\\c", "\u{0}", "./.", "x/..", "-rf /"] {
+            let f = folder_name(name);
+            let path = std::path::Path::new("out").join(&f);
+            assert_eq!(
+                path.parent(),
+                Some(std::path::Path::new("out")),
+                "{name:?} -> {f}"
+            );
+            assert!(!f.starts_with('.') && !f.contains('/'), "{name:?} -> {f}");
+        }
+    }
 }

@@ -330,6 +330,7 @@ pub struct StagePlan {
     /// Records per transaction.
     pub transaction_every: u32,
     /// Settings passed straight to the client (consumer and producer alike).
+    #[serde(serialize_with = "secrets::serialize_redacted")]
     pub client: BTreeMap<String, String>,
 }
 
@@ -341,6 +342,7 @@ pub struct ClusterNeeds {
     /// Kafka version (embedded backend).
     pub kafka_version: Option<String>,
     /// Broker configs (embedded backend).
+    #[serde(serialize_with = "secrets::serialize_redacted")]
     pub broker_config: BTreeMap<String, String>,
 }
 
@@ -354,6 +356,7 @@ pub struct TopicPlan {
     /// Replication factor.
     pub replication_factor: i32,
     /// Topic configs.
+    #[serde(serialize_with = "secrets::serialize_redacted")]
     pub config: BTreeMap<String, String>,
 }
 
@@ -383,6 +386,7 @@ pub struct ProducerPlan {
     /// Transactions, when the producer is transactional.
     pub transactions: Option<TransactionPlan>,
     /// Settings passed straight to the client.
+    #[serde(serialize_with = "secrets::serialize_redacted")]
     pub client: BTreeMap<String, String>,
     /// The process to run, for `driver = "exec"` (and its start-up timeout for
     /// `driver = "verifiable"`, whose command the run makes).
@@ -428,6 +432,7 @@ pub struct ConsumerPlan {
     #[serde(with = "humantime_serde")]
     pub processing_time: Duration,
     /// Settings passed straight to the client.
+    #[serde(serialize_with = "secrets::serialize_redacted")]
     pub client: BTreeMap<String, String>,
     /// The process to run, for `driver = "exec"` (and its start-up timeout for
     /// `driver = "verifiable"`, whose command the run makes).

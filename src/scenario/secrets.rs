@@ -7,7 +7,7 @@
 //! | pattern | examples |
 //! |---|---|
 //! | ends in `password` | `sasl.password`, `ssl.key.password`, `ssl.keystore.password`, `ssl.truststore.password` |
-//! | `sasl.jaas.config` | Java's JAAS line, which holds the password |
+//! | ends in `sasl.jaas.config` | Java's JAAS line, which holds the password (also a broker's `listener.name.<l>.<mechanism>.sasl.jaas.config`) |
 //! | starts with `ssl.key` | `ssl.key.pem`, `ssl.keystore.key`, `ssl.keystore.certificate.chain` |
 //! | holds `secret`, `token` or `credential` | `api.secret`, `sasl.oauthbearer.token`, `aws.credentials` |
 //!
@@ -32,7 +32,7 @@ pub fn is_secret(key: &str) -> bool {
         return false;
     }
     k.ends_with("password")
-        || k == "sasl.jaas.config"
+        || k.ends_with("sasl.jaas.config")
         || k.starts_with("ssl.key")
         || ["secret", "token", "credential"]
             .iter()
@@ -50,6 +50,15 @@ pub fn redacted(settings: &BTreeMap<String, String>) -> BTreeMap<String, String>
         .collect()
 }
 
+/// Serializes `settings` [`redacted`]: what every output of a plan shows (`result.json`'s
+/// `plan`, the report).
+pub fn serialize_redacted<S: serde::Serializer>(
+    settings: &BTreeMap<String, String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&redacted(settings), serializer)
+}
+
 /// The secret values among `settings` (non-empty ones), to scrub from text that may
 /// quote them (an error message from a client library, say).
 pub fn values(settings: &BTreeMap<String, String>) -> Vec<String> {
@@ -58,6 +67,21 @@ pub fn values(settings: &BTreeMap<String, String>) -> Vec<String> {
         .filter(|(k, v)| is_secret(k) && !v.is_empty())
         .map(|(_, v)| v.clone())
         .collect()
+}
+
+impl super::Plan {
+    /// Every secret value the scenario's settings hold (client settings of every table,
+    /// broker configs), to [`scrub`] from text that may quote them.
+    pub fn secrets(&self) -> Vec<String> {
+        let tables = self
+            .producers
+            .iter()
+            .map(|p| &p.client)
+            .chain(self.consumers.iter().map(|c| &c.client))
+            .chain(self.stages.iter().map(|s| &s.client))
+            .chain(std::iter::once(&self.cluster.broker_config));
+        tables.flat_map(values).collect()
+    }
 }
 
 /// `text` with every occurrence of each of `secrets` replaced by [`REDACTED`] (the longest

@@ -1,0 +1,215 @@
+//! What a run writes, and where: secrets never reach an output, a run never writes outside
+//! its `--out` folder whatever its scenario is called, and an output folder that cannot be
+//! written is refused before any broker starts. Runs go through the binary on the shared
+//! cluster.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::cli::{assert_exit, harness, results, run_on_shared, scenario, stderr, stdout};
+
+/// Secret values the scenario below hands its clients.
+const SECRETS: [&str; 3] = [
+    "hunter2-sasl-Q8v",
+    "hunter2-keypass-Z3k",
+    "hunter2-consumer-M1x",
+];
+
+/// A short run whose producer and consumer settings hold secrets (ignored by librdkafka on
+/// a plaintext cluster, as a team's SASL settings pasted into a scenario would be).
+fn with_secrets(name: &str) -> String {
+    format!(
+        r#"name = "{name}"
+seed = 3
+messages = 200
+drain_timeout = "30s"
+
+[[topics]]
+name = "t"
+partitions = 2
+
+[[producers]]
+name = "writer"
+driver = "rdkafka"
+topic = "t"
+template = "audit"
+size = "1KiB"
+keys = {{ count = 20, distribution = "uniform" }}
+rate = "400/s"
+
+[producers.client]
+acks = "all"
+"sasl.username" = "alice"
+"sasl.password" = "{}"
+"ssl.key.password" = "{}"
+
+[[consumers]]
+name = "readers"
+driver = "rdkafka"
+topic = "t"
+group = "readers"
+
+[consumers.client]
+"sasl.password" = "{}"
+
+[checks]
+anomalies = ["lost_write", "lost_delivery"]
+duplicate_delivery = "allowed"
+"#,
+        SECRETS[0], SECRETS[1], SECRETS[2]
+    )
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            all.extend(files(&path));
+        } else {
+            all.push(path);
+        }
+    }
+    all
+}
+
+#[tokio::test]
+async fn secrets_in_client_settings_reach_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), "secrets", &with_secrets("secrets"));
+    let out = dir.path().join("out");
+    let o = run_on_shared(&file, &out, None).await;
+    assert_exit(&o, 0);
+    let written = files(&out);
+    for name in ["result.json", "report.html", "junit.xml"] {
+        assert!(
+            written.iter().any(|f| f.ends_with(name)),
+            "{name} not written: {written:?}"
+        );
+    }
+    for secret in SECRETS {
+        for f in &written {
+            let bytes = std::fs::read(f).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret),
+                "{secret} is in {}",
+                f.display()
+            );
+        }
+        assert!(!stdout(&o).contains(secret) && !stderr(&o).contains(secret));
+    }
+    // The settings are still shown, their values redacted.
+    let result = &results(&out)[0];
+    let client = &result["plan"]["producers"][0]["client"];
+    assert_eq!(client["sasl.username"], "alice");
+    assert_eq!(client["sasl.password"], "[redacted]");
+    assert_eq!(client["ssl.key.password"], "[redacted]");
+    assert_eq!(
+        result["plan"]["consumers"][0]["client"]["sasl.password"],
+        "[redacted]"
+    );
+}
+
+#[tokio::test]
+async fn a_client_library_quoting_a_secret_in_its_error_is_redacted() {
+    // librdkafka refuses Java's JAAS line and quotes it in the error: exit 2, at once,
+    // the setting named and its value hidden.
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "org.apache.kafka.common.security.plain.PlainLoginModule required password=\\\"hunter2-jaas-M1x\\\";";
+    let text = with_secrets("jaas").replace(
+        &format!("\"sasl.password\" = \"{}\"", SECRETS[2]),
+        &format!("\"sasl.jaas.config\" = \"{secret}\""),
+    );
+    let file = scenario(dir.path(), "jaas", &text);
+    let out = dir.path().join("out");
+    let o = run_on_shared(&file, &out, None).await;
+    assert_exit(&o, 2);
+    let e = stderr(&o);
+    assert!(
+        e.contains("sasl.jaas.config") && e.contains("[redacted]"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("hunter2-jaas-M1x") && !stdout(&o).contains("hunter2-jaas-M1x"),
+        "{e}"
+    );
+    for f in files(&out) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        assert!(!text.contains("hunter2-jaas-M1x"), "in {}", f.display());
+    }
+}
+
+#[tokio::test]
+async fn a_scenario_name_never_takes_a_run_outside_its_out_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("a").join("b");
+    std::fs::create_dir_all(&base).unwrap();
+    for (i, name) in [
+        "../../escaped",
+        "flood <script>alert(1)</script>/x",
+        "tab\\tname\\u0007",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let text = with_secrets(name).replace("messages = 200", "messages = 20");
+        let file = scenario(&base, &format!("s{i}"), &text);
+        let out = base.join(format!("out{i}"));
+        let o = run_on_shared(&file, &out, None).await;
+        assert_exit(&o, 0);
+        // One run folder, directly in `out`; nothing else anywhere.
+        let entries: Vec<PathBuf> = std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(entries.len(), 1, "{name:?}: {entries:?}");
+        assert!(entries[0].join("result.json").is_file(), "{name:?}");
+        let result = &results(&out)[0];
+        let shown = serde_json::to_string(&result["scenario"]).unwrap();
+        let written: String = serde_json::from_str(&shown).unwrap();
+        assert!(
+            written.starts_with(&name[..3]),
+            "{name:?} shown as {written:?}"
+        );
+        let html = std::fs::read_to_string(entries[0].join("report.html")).unwrap();
+        assert!(
+            !html.contains("<script>alert(1)"),
+            "{name:?}: markup not escaped"
+        );
+    }
+    let mut everything: Vec<PathBuf> = files(dir.path())
+        .into_iter()
+        .filter(|f| !f.starts_with(&base))
+        .collect();
+    everything.sort();
+    assert!(
+        everything.is_empty(),
+        "written outside --out: {everything:?}"
+    );
+}
+
+#[test]
+fn an_output_folder_that_cannot_be_written_is_refused_before_any_broker_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), "s", &with_secrets("s"));
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "in the way").unwrap();
+    let out = blocker.join("reports");
+    // The embedded backend: had it started a broker, the output would say so.
+    let o = harness(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 2);
+    let e = stderr(&o);
+    assert!(
+        e.contains(out.to_str().unwrap()) && e.contains("--out"),
+        "{e}"
+    );
+    assert!(!e.contains("starting") && !e.contains("running"), "{e}");
+}
