@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 2 bad input (usage, settings); 3 infrastructure (Java, Maven,
 //! a broker that will not start).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -103,6 +104,11 @@ struct RunArgs {
     /// Bootstrap servers of an external cluster (H:P,H:P).
     #[arg(long, required_if_eq("cluster", "external"))]
     bootstrap: Option<String>,
+    /// A properties file of client settings (`key=value` lines, as `kcat -F` and Kafka's
+    /// `--command-config` take them: SASL, TLS) given to every client of the external
+    /// cluster, so credentials live in one file outside the scenarios.
+    #[arg(long, value_name = "FILE")]
+    client_config: Option<PathBuf>,
     /// Report folder; each run writes DIR/<run-id>/.
     #[arg(long, default_value = "reports")]
     out: PathBuf,
@@ -394,8 +400,16 @@ async fn run_scenarios(args: RunArgs) -> u8 {
             }
         }
     }
+    let client_config = match client_config(&args) {
+        Ok(settings) => settings,
+        Err(e) => {
+            kafka_harness::note(format!("error: {e}"));
+            return EXIT_BAD_INPUT;
+        }
+    };
     // Error text and client logs may quote a setting (librdkafka's do): never on stderr.
     kafka_harness::stderr::hide(plans.iter().flat_map(|p| p.secrets()));
+    kafka_harness::stderr::hide(kafka_harness::scenario::secrets::values(&client_config));
     // Before any broker starts: a run that cannot write its evidence should not begin.
     if let Err(e) = writable(&args.out) {
         kafka_harness::note(format!("error: {e}"));
@@ -404,7 +418,7 @@ async fn run_scenarios(args: RunArgs) -> u8 {
     let mut worst = 0u8;
     let mut finished = Vec::new();
     for plan in &plans {
-        let cluster = match start_cluster(&args, plan).await {
+        let cluster = match start_cluster(&args, plan, &client_config).await {
             Ok(c) => c,
             Err(e) => {
                 kafka_harness::note(format!("error: {e}"));
@@ -518,9 +532,26 @@ fn worse(a: u8, b: u8) -> u8 {
     if rank(b) > rank(a) { b } else { a }
 }
 
+/// The settings of `--client-config`, empty without it; refused with another backend than
+/// an external cluster (the harness makes its own clusters' settings).
+fn client_config(args: &RunArgs) -> Result<BTreeMap<String, String>, ClusterError> {
+    let Some(file) = &args.client_config else {
+        return Ok(BTreeMap::new());
+    };
+    if args.cluster != ClusterChoice::External {
+        return Err(ClusterError::Invalid(format!(
+            "--client-config {} is for --cluster external: the harness makes the settings \
+             of the clusters it starts",
+            file.display()
+        )));
+    }
+    kafka_harness::cluster::external::read_client_properties(file)
+}
+
 async fn start_cluster(
     args: &RunArgs,
     plan: &kafka_harness::scenario::Plan,
+    client_config: &BTreeMap<String, String>,
 ) -> Result<Box<dyn Cluster>, ClusterError> {
     use kafka_harness::cluster::{external::ExternalCluster, mock::MockCluster};
     let needs = &plan.cluster;
@@ -538,7 +569,7 @@ async fn start_cluster(
         ClusterChoice::Mock => Box::new(MockCluster::start(needs.brokers as i32)?),
         ClusterChoice::External => {
             let bootstrap = args.bootstrap.clone().unwrap_or_default();
-            let cluster = ExternalCluster::new(bootstrap, Default::default())?;
+            let cluster = ExternalCluster::new(bootstrap, client_config.clone())?;
             cluster.check_reachable().await?;
             Box::new(cluster)
         }

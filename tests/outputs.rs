@@ -213,3 +213,66 @@ fn an_output_folder_that_cannot_be_written_is_refused_before_any_broker_starts()
     );
     assert!(!e.contains("starting") && !e.contains("running"), "{e}");
 }
+
+/// `kafka-harness run FILE --cluster external --bootstrap <shared> --client-config CONFIG
+/// --out OUT`, and its output.
+async fn run_with_client_config(file: &Path, config: &Path, out: &Path) -> std::process::Output {
+    let bootstrap = kafka_harness::Cluster::bootstrap_servers(common::shared_cluster().await);
+    let args: Vec<String> = vec![
+        "run".into(),
+        file.display().to_string(),
+        "--cluster".into(),
+        "external".into(),
+        "--bootstrap".into(),
+        bootstrap,
+        "--client-config".into(),
+        config.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    tokio::task::spawn_blocking(move || {
+        harness(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn client_config_reaches_every_client_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = with_secrets("client-config")
+        .replace(&format!("\"sasl.password\" = \"{}\"\n", SECRETS[0]), "")
+        .replace(&format!("\"ssl.key.password\" = \"{}\"\n", SECRETS[1]), "")
+        .replace(&format!("\"sasl.password\" = \"{}\"", SECRETS[2]), "");
+    let file = scenario(dir.path(), "cc", &text);
+    let secret = "file-secret-7Hq";
+    let config = dir.path().join("client.properties");
+    std::fs::write(
+        &config,
+        format!("# credentials, outside the scenario\nclient.id=kh-client-config\nsasl.password={secret}\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = run_with_client_config(&file, &config, &out).await;
+    assert_exit(&o, 0);
+    for f in files(&out) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        assert!(!text.contains(secret), "in {}", f.display());
+    }
+    assert!(!stderr(&o).contains(secret) && !stdout(&o).contains(secret));
+
+    // The file is given to the clients: TLS against this plaintext cluster cannot connect.
+    std::fs::write(&config, "security.protocol=SSL\n").unwrap();
+    let o = run_with_client_config(&file, &config, &dir.path().join("out-ssl")).await;
+    assert_exit(&o, 3);
+
+    // A file that is not there, or not a properties file, is bad input naming it.
+    let missing = dir.path().join("missing.properties");
+    let o = run_with_client_config(&file, &missing, &out).await;
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("missing.properties"), "{}", stderr(&o));
+    std::fs::write(&config, "ok=1\nbroken=\\u12\n").unwrap();
+    let o = run_with_client_config(&file, &config, &out).await;
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("line 2"), "{}", stderr(&o));
+}

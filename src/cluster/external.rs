@@ -19,6 +19,49 @@ pub struct ExternalCluster {
     settings: BTreeMap<String, String>,
 }
 
+/// Client settings from a Java-style properties file (`key=value` or `key: value` lines,
+/// `#` and `!` comments, `\` continuations and escapes, ISO-8859-1 as Java reads it: the
+/// files `kcat -F` and Kafka's `--command-config` take), for every client of an external
+/// cluster. `origin` names the file in errors.
+pub fn client_properties(
+    bytes: &[u8],
+    origin: &std::path::Path,
+) -> Result<BTreeMap<String, String>, ClusterError> {
+    let invalid = |what: String| {
+        ClusterError::Invalid(format!(
+            "--client-config {}: {what}; expected `key=value` lines as Kafka's \
+             --command-config takes them",
+            origin.display()
+        ))
+    };
+    let map = java_properties::read(bytes).map_err(|e| match e.line_number() {
+        Some(line) => invalid(format!("line {line}: {e}")),
+        None => invalid(e.to_string()),
+    })?;
+    let mut settings = BTreeMap::new();
+    for (key, value) in map {
+        let key = key.trim().to_owned();
+        if key.is_empty() {
+            return Err(invalid("a setting has no name".into()));
+        }
+        settings.insert(key, value.trim().to_owned());
+    }
+    Ok(settings)
+}
+
+/// [`client_properties`] of the file at `path`.
+pub fn read_client_properties(
+    path: &std::path::Path,
+) -> Result<BTreeMap<String, String>, ClusterError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        ClusterError::Invalid(format!(
+            "--client-config {}: cannot be read ({e}); give the path of a properties file",
+            path.display()
+        ))
+    })?;
+    client_properties(&bytes, path)
+}
+
 impl ExternalCluster {
     /// A cluster reached at `bootstrap` (`host:port,host:port`), with extra client settings.
     pub fn new(
@@ -111,6 +154,34 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn client_properties_read_as_kafka_reads_them() {
+        let file = b"# SASL to the managed cluster\n\
+            security.protocol=SASL_SSL\n\
+            sasl.mechanism : SCRAM-SHA-512\n\
+            ! another comment\n\
+            sasl.username = svc-webhooks\n\
+            sasl.password=pa\\u00dfword with = and spaces  \n\
+            ssl.ca.location=/etc/ssl/ca.pem\n\
+            sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule \\\n  required;\n";
+        let settings = client_properties(file, std::path::Path::new("client.properties")).unwrap();
+        assert_eq!(settings["security.protocol"], "SASL_SSL");
+        assert_eq!(settings["sasl.mechanism"], "SCRAM-SHA-512");
+        assert_eq!(settings["sasl.username"], "svc-webhooks");
+        assert_eq!(settings["sasl.password"], "pa\u{df}word with = and spaces");
+        assert_eq!(
+            settings["sasl.jaas.config"],
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        );
+        assert_eq!(settings.len(), 6);
+        let e =
+            read_client_properties(std::path::Path::new("/no/such/client.properties")).unwrap_err();
+        assert!(
+            e.is_bad_input() && e.to_string().contains("/no/such/client.properties"),
+            "{e}"
+        );
     }
 
     #[tokio::test]
