@@ -415,10 +415,35 @@ async fn run_scenarios(args: RunArgs) -> u8 {
         kafka_harness::note(format!("error: {e}"));
         return EXIT_BAD_INPUT;
     }
+    // From here on the first SIGINT or SIGTERM stops the run in progress and keeps its
+    // evidence; a second one ends at once.
+    let interrupt = kafka_harness::run::interrupt::Interrupt::default();
+    let (abort_tx, mut abort) = tokio::sync::watch::channel(None::<u8>);
+    let _signals = match listen_for_signals(interrupt.clone(), abort_tx) {
+        Ok(task) => AbortOnDrop(task),
+        Err(e) => {
+            kafka_harness::note(format!("error: listening for signals: {e}"));
+            return EXIT_INFRA;
+        }
+    };
     let mut worst = 0u8;
     let mut finished = Vec::new();
     for plan in &plans {
-        let cluster = match start_cluster(&args, plan, &client_config).await {
+        // A signal before a run began: there is no evidence to keep.
+        if let Some((signal, _)) = interrupt.raised() {
+            kafka_harness::note(format!("{signal}: stopped before running {}", plan.name));
+            return signal_exit_code(&signal);
+        }
+        let started = tokio::select! {
+            started = start_cluster(&args, plan, &client_config) => started,
+            // A first signal while brokers start: nothing ran, nothing to keep.
+            () = interrupt.wait() => {
+                let signal = interrupt.raised().map(|(s, _)| s).unwrap_or_default();
+                kafka_harness::note(format!("{signal}: stopped before running {}", plan.name));
+                return signal_exit_code(&signal);
+            }
+        };
+        let cluster = match started {
             Ok(c) => c,
             Err(e) => {
                 kafka_harness::note(format!("error: {e}"));
@@ -441,8 +466,19 @@ async fn run_scenarios(args: RunArgs) -> u8 {
             progress: true,
             topic_suffix: String::new(),
             run_dir: None,
+            interrupt: interrupt.clone(),
         };
-        match kafka_harness::run::execute(plan, cluster.as_ref(), options, &args.out).await {
+        let executed = tokio::select! {
+            executed = kafka_harness::run::execute(plan, cluster.as_ref(), options, &args.out) => executed,
+            // A second signal: drop the run (its clients and processes die with it) and the
+            // cluster (its brokers are stopped and its folder removed).
+            code = abort.wait_for(Option::is_some) => {
+                drop(cluster);
+                return code.ok().and_then(|c| *c).unwrap_or(EXIT_INFRA);
+            }
+        };
+        let stop_after = interrupt.is_raised();
+        match executed {
             Ok((result, dir)) => {
                 let mut stdout = std::io::stdout();
                 let _ = write!(stdout, "{}", kafka_harness::report::summary(&result));
@@ -486,6 +522,10 @@ async fn run_scenarios(args: RunArgs) -> u8 {
                 worst = worse(worst, code);
             }
         }
+        if stop_after {
+            // The run was interrupted: the scenarios after it are not started.
+            break;
+        }
     }
     if finished.len() > 1 {
         let index = args.out.join("index.html");
@@ -495,6 +535,53 @@ async fn run_scenarios(args: RunArgs) -> u8 {
         }
     }
     worst
+}
+
+/// A task that is aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Listens for SIGINT and SIGTERM: the first raises `interrupt` (the run winds down and keeps
+/// its evidence), the second sends its exit code on `abort` (the run stops at once).
+fn listen_for_signals(
+    interrupt: kafka_harness::run::interrupt::Interrupt,
+    abort: tokio::sync::watch::Sender<Option<u8>>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    Ok(tokio::spawn(async move {
+        let mut seen = 0;
+        loop {
+            let name = tokio::select! {
+                Some(()) = sigint.recv() => "SIGINT",
+                Some(()) = sigterm.recv() => "SIGTERM",
+                else => return,
+            };
+            seen += 1;
+            if seen == 1 {
+                kafka_harness::note(format!(
+                    "{name}: stopping the producers and the nemesis, then draining, reading \
+                     the log back, checking and writing the reports; {name} again stops at once"
+                ));
+                interrupt.raise(name);
+            } else {
+                kafka_harness::note(format!("{name} again: stopping at once"));
+                let _ = abort.send(Some(signal_exit_code(name)));
+                return;
+            }
+        }
+    }))
+}
+
+/// The exit code of a run stopped by `signal` before it could keep any evidence: 128 plus
+/// the signal's number, as shells report it (130 for SIGINT, 143 for SIGTERM).
+fn signal_exit_code(signal: &str) -> u8 {
+    if signal == "SIGINT" { 130 } else { 143 }
 }
 
 /// Makes the output folder `out` (with its parents) and proves a file can be written in

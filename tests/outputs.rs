@@ -6,6 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use common::cli::{assert_exit, harness, results, run_on_shared, scenario, stderr, stdout};
 
@@ -275,4 +276,148 @@ async fn client_config_reaches_every_client_and_no_output() {
     let o = run_with_client_config(&file, &config, &out).await;
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("line 2"), "{}", stderr(&o));
+}
+
+/// A minute of load on an embedded cluster the harness starts itself (its brokers are the
+/// harness's children), with a consumer group.
+const LONG_RUN: &str = r#"name = "long"
+seed = 4
+duration = "60s"
+drain_timeout = "60s"
+
+[[topics]]
+name = "t"
+partitions = 3
+
+[[producers]]
+name = "writer"
+driver = "rdkafka"
+topic = "t"
+template = "audit"
+size = "1KiB"
+keys = { count = 100, distribution = "uniform" }
+rate = "300/s"
+
+[producers.client]
+acks = "all"
+
+[[consumers]]
+name = "readers"
+driver = "rdkafka"
+topic = "t"
+group = "readers"
+
+[checks]
+anomalies = ["lost_write", "duplicate_write", "lost_delivery"]
+duplicate_delivery = "allowed"
+"#;
+
+/// Starts `run LONG_RUN` on its own embedded cluster, sends `signals` to the harness alone
+/// (as a CI runner does), the first 10 s after it said it was running, the others 1 s
+/// apart; returns its output, the run folder's result (if any) and the broker processes it
+/// had started.
+fn interrupt_long_run(
+    signals: &[nix::sys::signal::Signal],
+) -> (std::process::Output, Option<serde_json::Value>, Vec<u32>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), "long", LONG_RUN);
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kafka-harness"))
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env_remove("KAFKA_HOME")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait for "running ..." on stderr (the brokers are up), keeping what it says.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "ended early: {said}"
+        );
+        said.push_str(&line);
+        if line.contains("running long") {
+            break;
+        }
+    }
+    let rest = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let brokers = common::children_of(pid);
+    assert!(!brokers.is_empty(), "no broker processes under the harness");
+    std::thread::sleep(Duration::from_secs(10));
+    for (i, &signal) in signals.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+    }
+    let mut output = child.wait_with_output().unwrap();
+    said.push_str(&rest.join().unwrap());
+    output.stderr = said.into_bytes();
+    let result = out
+        .exists()
+        .then(|| results(&out))
+        .and_then(|r| r.into_iter().next());
+    (output, result, brokers)
+}
+
+#[test]
+fn a_signal_stops_the_run_and_keeps_its_evidence() {
+    for signal in [
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGINT,
+    ] {
+        let (o, result, brokers) = interrupt_long_run(&[signal]);
+        assert_exit(&o, 4);
+        let result = result.unwrap_or_else(|| panic!("no result.json\n{}", stderr(&o)));
+        assert_eq!(
+            result["interrupted"]["signal"],
+            signal.as_str(),
+            "{}",
+            result["interrupted"]
+        );
+        let at = result["interrupted"]["at_s"].as_f64().unwrap();
+        assert!((5.0..30.0).contains(&at), "interrupted at {at} s");
+        assert_eq!(result["verdict"], "unknown");
+        // The checks ran on what was sent before the signal: a few thousand, not a minute's.
+        let sent = result["counts"]["attempted"].as_u64().unwrap();
+        assert!((300..12_000).contains(&sent), "sent {sent}");
+        assert_eq!(common::cli::check(&result, "lost_write")["verdict"], "pass");
+        assert!(stdout(&o).contains("INTERRUPTED by"), "{}", stdout(&o));
+        assert!(
+            common::wait_gone(&brokers, Duration::from_secs(10)).is_empty(),
+            "brokers left running after {signal}"
+        );
+    }
+}
+
+#[test]
+fn a_second_signal_stops_at_once() {
+    use nix::sys::signal::Signal;
+    let (o, result, brokers) = interrupt_long_run(&[Signal::SIGINT, Signal::SIGINT]);
+    assert_exit(&o, 130);
+    assert!(
+        stderr(&o).contains("SIGINT again: stopping at once"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(result.is_none(), "a run stopped at once writes no result");
+    assert!(
+        common::wait_gone(&brokers, Duration::from_secs(10)).is_empty(),
+        "brokers left running"
+    );
 }

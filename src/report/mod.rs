@@ -272,6 +272,19 @@ pub struct RunResult {
     /// Every exec client process, in the order they started.
     #[serde(default)]
     pub processes: Vec<Process>,
+    /// Set when the run was stopped before its end (a signal): its checks ran on what was
+    /// sent until then, and it is never a pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interrupted>,
+}
+
+/// How a run was stopped before its end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interrupted {
+    /// The signal (`SIGTERM`, `SIGINT`).
+    pub signal: String,
+    /// When it came, seconds on the run clock (0 when it came before producers started).
+    pub at_s: f64,
 }
 
 /// Writes `result.json` into `dir`.
@@ -287,6 +300,14 @@ pub fn summary(result: &RunResult) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let ms = |us: u64| us as f64 / 1000.0;
+    if let Some(i) = &result.interrupted {
+        let _ = writeln!(
+            out,
+            "\nINTERRUPTED by {} at {:.1} s: producers stopped, consumers drained, checks ran on \
+             what was sent until then; an interrupted run is never a pass",
+            i.signal, i.at_s
+        );
+    }
     let _ = writeln!(
         out,
         "\n{}  {}  (seed {}, {} cluster, Kafka {}{})",

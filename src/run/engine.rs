@@ -30,6 +30,7 @@ use tokio::task::JoinHandle;
 use super::collector::{Collected, Collector, Ev, Live};
 use super::consumers::Members;
 use super::drain::{self, EndOffsets};
+use super::interrupt::{self, Interrupt};
 use super::logread::{self, Isolation};
 use super::nemesis::Nemesis;
 use super::producers::{self, Limits};
@@ -41,6 +42,7 @@ use crate::driver::exec::{ExecEnv, ProcessRecord};
 use crate::driver::{ConsumerEvent, DriverError, now_us};
 use crate::history::latency::Recorder;
 use crate::history::{History, Log, MsgId, TopicId};
+use crate::report::Interrupted;
 use crate::scenario::{DriverKind, Plan, Seeds};
 use crate::workload::WorkloadError;
 
@@ -117,6 +119,8 @@ pub struct RunOptions {
     /// The run's output folder: exec processes' logs go in its `clients/` (without one, in
     /// a folder of their own under the system's temporary folder).
     pub run_dir: Option<PathBuf>,
+    /// Raised to stop the run early and keep its evidence (a signal).
+    pub interrupt: Interrupt,
 }
 
 /// What a run produced, for the checkers and the report.
@@ -148,6 +152,8 @@ pub struct Evidence {
     pub producers_done_s: f64,
     /// Every exec process the run started.
     pub processes: Vec<ProcessRecord>,
+    /// Set when the run was stopped early.
+    pub interrupted: Option<Interrupted>,
 }
 
 /// Totals of a run.
@@ -302,7 +308,15 @@ pub async fn run(
     epoch0.store(start_epoch_us, Ordering::Relaxed);
     let producer_tasks: Vec<_> = producers
         .into_iter()
-        .map(|p| tokio::spawn(producers::produce(p, tx.clone(), run_start, start_epoch_us)))
+        .map(|p| {
+            tokio::spawn(producers::produce(
+                p,
+                tx.clone(),
+                run_start,
+                start_epoch_us,
+                options.interrupt.clone(),
+            ))
+        })
         .collect();
     let (nemesis_stop, nemesis_stop_rx) = watch::channel(false);
     let acked = || Live::lock(&live).counts.acked;
@@ -356,8 +370,19 @@ pub async fn run(
 
     // Drain: consumers catch up with everything acknowledged and everything in the log.
     let end_offsets = consumed_end_offsets(plan, cluster, &topics).await;
+    let drain_timeout = match options.interrupt.raised() {
+        Some((signal, _)) => {
+            crate::note(format!(
+                "{signal}: producers stopped; draining the consumers for at most {} s, then \
+                 reading the log back and checking (a second signal stops at once)",
+                interrupt::DRAIN_LIMIT.as_secs()
+            ));
+            plan.drain_timeout.min(interrupt::DRAIN_LIMIT)
+        }
+        None => plan.drain_timeout,
+    };
     let drained = tokio::select! {
-        drained = drain::drain(plan, &live, &tx, &end_offsets, plan.drain_timeout) => drained,
+        drained = drain::drain(plan, &live, &tx, &end_offsets, drain_timeout) => drained,
         () = fatal.raised() => false,
     };
     let _ = stages_stop.send(true);
@@ -418,6 +443,10 @@ pub async fn run(
         drained,
         producers_done_s: producers_done_us as f64 / 1e6,
         processes: exec.processes.all(),
+        interrupted: options.interrupt.raised().map(|(signal, at)| Interrupted {
+            signal,
+            at_s: at.saturating_duration_since(run_start).as_secs_f64(),
+        }),
     })
 }
 

@@ -18,6 +18,7 @@ mod collector;
 pub mod consumers;
 mod drain;
 pub mod engine;
+pub mod interrupt;
 pub mod logread;
 pub mod nemesis;
 mod producers;

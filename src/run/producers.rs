@@ -12,10 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, TryAcquireError, mpsc, watch};
 
 use super::collector::{Ev, SendDone};
 use super::engine::RunError;
+use super::interrupt::Interrupt;
 use crate::cluster::Cluster;
 use crate::driver::exec::protocol::Configure;
 use crate::driver::exec::{Dialect, ExecEnv, ExecProducer, ExecSpec, Role, verifiable};
@@ -414,11 +415,12 @@ pub(super) async fn produce(
     tx: mpsc::UnboundedSender<Ev>,
     run_start: Instant,
     start_epoch_us: u64,
+    interrupt: Interrupt,
 ) -> Option<Arc<dyn ProducerDriver>> {
     match producer {
-        Producer::Fed(fed) => Some(feed(*fed, tx, run_start, start_epoch_us).await),
+        Producer::Fed(fed) => Some(feed(*fed, tx, run_start, start_epoch_us, interrupt).await),
         Producer::Verifiable(listened) => {
-            listen(*listened, tx, run_start).await;
+            listen(*listened, tx, run_start, interrupt).await;
             None
         }
     }
@@ -429,13 +431,29 @@ pub(super) async fn produce(
 /// record's intended time is its place on its schedule (`seq / rate` after it said
 /// `startup_complete`), which also stands for its send time. What it sent and never answered
 /// is indeterminate.
-async fn listen(p: Listened, tx: mpsc::UnboundedSender<Ev>, run_start: Instant) {
+async fn listen(
+    p: Listened,
+    tx: mpsc::UnboundedSender<Ev>,
+    run_start: Instant,
+    interrupt: Interrupt,
+) {
     let (stop, stop_rx) = watch::channel(false);
-    let timer = p.stop_at_us.map(|at| {
-        tokio::spawn(async move {
-            tokio::time::sleep_until((run_start + Duration::from_micros(at)).into()).await;
-            let _ = stop.send(true);
-        })
+    // Stopped when its time is up or the run is interrupted, whichever comes first.
+    let stop_at = p.stop_at_us;
+    let timer = tokio::spawn(async move {
+        let time_up = async {
+            match stop_at {
+                Some(at) => {
+                    tokio::time::sleep_until((run_start + Duration::from_micros(at)).into()).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = time_up => {}
+            () = interrupt.wait() => {}
+        }
+        let _ = stop.send(true);
     });
     let id = p.spec.id;
     let now = || run_start.elapsed().as_micros() as u64;
@@ -468,9 +486,7 @@ async fn listen(p: Listened, tx: mpsc::UnboundedSender<Ev>, run_start: Instant) 
         }
     })
     .await;
-    if let Some(timer) = timer {
-        timer.abort();
-    }
+    timer.abort();
     match ended {
         Ok(ended) => {
             let done = now();
@@ -493,6 +509,7 @@ async fn feed(
     tx: mpsc::UnboundedSender<Ev>,
     run_start: Instant,
     start_epoch_us: u64,
+    interrupt: Interrupt,
 ) -> Arc<dyn ProducerDriver> {
     let Fed {
         mut spec,
@@ -530,10 +547,28 @@ async fn feed(
             break;
         }
         if spec.rate.is_some() {
-            tokio::time::sleep_until((run_start + Duration::from_micros(intended_us)).into()).await;
+            let due = run_start + Duration::from_micros(intended_us);
+            if Instant::now() < due {
+                tokio::select! {
+                    () = tokio::time::sleep_until(due.into()) => {}
+                    () = interrupt.wait() => break,
+                }
+            }
         }
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+        if interrupt.is_raised() {
             break;
+        }
+        // A free slot at once (the common case), else wait for one or the interrupt.
+        let permit = match Arc::clone(&permits).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(TryAcquireError::Closed) => break,
+            Err(TryAcquireError::NoPermits) => tokio::select! {
+                permit = Arc::clone(&permits).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                () = interrupt.wait() => break,
+            },
         };
         let sent_us = (run_start.elapsed().as_micros() as u64).max(intended_us);
         let index = spec.keys.next();

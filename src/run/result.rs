@@ -88,6 +88,11 @@ pub fn assemble(
     let verdict = checks
         .iter()
         .fold(Verdict::Pass, |v, c| v.combine(c.verdict));
+    // Stopped before its end: what it checked may hold, but the scenario did not run.
+    let verdict = match (&evidence.interrupted, verdict) {
+        (Some(_), Verdict::Pass) => Verdict::Unknown,
+        (_, v) => v,
+    };
     let history = &evidence.history;
     let c = evidence.counts;
     let per_s = |n: u64| n as f64 / evidence.measured_s;
@@ -156,6 +161,7 @@ pub fn assemble(
         plan: serde_json::to_value(plan).unwrap_or_default(),
         clients: with_exec_clients(artefacts.clients, evidence),
         processes: processes(evidence),
+        interrupted: evidence.interrupted.clone(),
         host: HostInfo::this_machine(),
         started_at_epoch_s: evidence.start_epoch_s,
         broker_logs: artefacts.broker_logs,

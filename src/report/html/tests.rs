@@ -209,6 +209,19 @@ fn the_mock_is_marked_not_a_real_broker() {
 }
 
 #[test]
+fn an_interrupted_run_says_so() {
+    let mut r = fixture(5);
+    assert!(!render(&r, None).unwrap().contains("id=\"interrupted\""));
+    r.interrupted = Some(crate::report::Interrupted {
+        signal: "SIGTERM".into(),
+        at_s: 10.04,
+    });
+    let html = render(&r, None).unwrap();
+    assert!(html.contains("INTERRUPTED by SIGTERM at 10.0 s"), "{html}");
+    assert!(crate::report::summary(&r).contains("INTERRUPTED by SIGTERM at 10.0 s"));
+}
+
+#[test]
 fn an_empty_result_renders() {
     let mut r = fixture(0);
     r.timeline.clear();
