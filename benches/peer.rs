@@ -158,13 +158,7 @@ async fn run_ours(
     let text = our_scenario(s, records);
     let plan = kafka_harness::scenario::parse(Path::new("peer-ours.toml"), &text)
         .unwrap_or_else(|e| panic!("the bench's scenario does not parse: {e}\n{text}"));
-    let options = RunOptions {
-        seed: None,
-        duration: None,
-        progress: false,
-        topic_suffix: String::new(),
-        run_dir: None,
-    };
+    let options = RunOptions::default();
     let (result, _dir) = kafka_harness::run::execute(&plan, cluster, options, reports)
         .await
         .unwrap_or_else(|e| panic!("our run failed: {e}"));
