@@ -36,6 +36,9 @@ struct Args {
 enum Command {
     /// Run scenarios: produce, consume, read the log back, check, report.
     Run(RunArgs),
+    /// Capacity planning: run a scenario at many rates on one cluster ([sweep] table, or
+    /// --from/--to) and find the highest total rate that passes every check and SLO.
+    Sweep(SweepArgs),
     /// Check scenario files without touching a broker.
     Validate {
         /// Scenario files.
@@ -93,11 +96,9 @@ impl ClusterChoice {
     }
 }
 
+/// Where a command gets its brokers.
 #[derive(Debug, clap::Args)]
-struct RunArgs {
-    /// Scenario files.
-    #[arg(required = true)]
-    scenarios: Vec<PathBuf>,
+struct Target {
     /// Where the brokers come from.
     #[arg(long, value_enum, default_value = "embedded")]
     cluster: ClusterChoice,
@@ -109,6 +110,15 @@ struct RunArgs {
     /// cluster, so credentials live in one file outside the scenarios.
     #[arg(long, value_name = "FILE")]
     client_config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Scenario files.
+    #[arg(required = true)]
+    scenarios: Vec<PathBuf>,
+    #[command(flatten)]
+    target: Target,
     /// Report folder; each run writes DIR/<run-id>/.
     #[arg(long, default_value = "reports")]
     out: PathBuf,
@@ -125,6 +135,43 @@ struct RunArgs {
     /// With --baseline: the largest regression allowed, as a percentage.
     #[arg(long, default_value_t = 10.0)]
     max_regression: f64,
+}
+
+#[derive(Debug, clap::Args)]
+struct SweepArgs {
+    /// The scenario file: its load, checks and SLOs, at each rate.
+    scenario: PathBuf,
+    #[command(flatten)]
+    target: Target,
+    /// Report folder; the sweep writes DIR/<sweep-id>/ with a run folder per step.
+    #[arg(long, default_value = "reports")]
+    out: PathBuf,
+    /// Seed for every random choice (overrides the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Search from this total rate (must pass), e.g. "1000/s"; with --to, replaces the
+    /// scenario's [sweep] mode.
+    #[arg(long, requires = "to", value_parser = parse_rate)]
+    from: Option<f64>,
+    /// Search up to this total rate.
+    #[arg(long, requires = "from", value_parser = parse_rate)]
+    to: Option<f64>,
+    /// The search's precision: stop when the bracket is within this fraction (0.05: 5 %).
+    #[arg(long)]
+    precision: Option<f64>,
+    /// Each step's length after its warm-up (overrides the scenario's).
+    #[arg(long, value_parser = parse_duration)]
+    step: Option<std::time::Duration>,
+    /// Exit 1 when the highest passing rate is below this one (a CI gate), e.g. "5000/s".
+    #[arg(long, value_parser = parse_rate)]
+    min_rate: Option<f64>,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match kafka_harness::scenario::units::rate(s)? {
+        kafka_harness::scenario::Rate::PerSecond(r) if r > 0.0 => Ok(r),
+        _ => Err("expected a rate in messages per second like \"5000/s\"".into()),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -212,6 +259,7 @@ pub fn main() -> ExitCode {
             } => Ok(compare(&baseline, &current, max_regression / 100.0)),
             Command::Report { results, index } => Ok(report(&results, index)),
             Command::Run(run) => Ok(run_scenarios(run).await),
+            Command::Sweep(sweep) => Ok(sweep_scenario(sweep).await),
         }
     });
     // Do not wait for a blocking task left behind by an interrupt (a Maven download): its
@@ -387,72 +435,22 @@ async fn run_scenarios(args: RunArgs) -> u8 {
         kafka_harness::note(format!("error: --baseline {e}"));
         return EXIT_BAD_INPUT;
     }
-    let mut plans = Vec::new();
-    for file in &args.scenarios {
-        match kafka_harness::scenario::load(file).and_then(|plan| {
-            kafka_harness::run::backend::refuse_unsupported(&plan, args.cluster.kind())
-                .map(|()| plan)
-        }) {
-            Ok(plan) => plans.push(plan),
-            Err(e) => {
-                kafka_harness::note(format!("error: {e}"));
-                return EXIT_BAD_INPUT;
-            }
-        }
-    }
-    let client_config = match client_config(&args) {
-        Ok(settings) => settings,
-        Err(e) => {
-            kafka_harness::note(format!("error: {e}"));
-            return EXIT_BAD_INPUT;
-        }
-    };
-    // Error text and client logs may quote a setting (librdkafka's do): never on stderr.
-    kafka_harness::stderr::hide(plans.iter().flat_map(|p| p.secrets()));
-    kafka_harness::stderr::hide(kafka_harness::scenario::secrets::values(&client_config));
-    // Before any broker starts: a run that cannot write its evidence should not begin.
-    if let Err(e) = writable(&args.out) {
-        kafka_harness::note(format!("error: {e}"));
-        return EXIT_BAD_INPUT;
-    }
-    // From here on the first SIGINT or SIGTERM stops the run in progress and keeps its
-    // evidence; a second one ends at once.
-    let interrupt = kafka_harness::run::interrupt::Interrupt::default();
-    let (abort_tx, mut abort) = tokio::sync::watch::channel(None::<u8>);
-    let _signals = match listen_for_signals(interrupt.clone(), abort_tx) {
-        Ok(task) => AbortOnDrop(task),
-        Err(e) => {
-            kafka_harness::note(format!("error: listening for signals: {e}"));
-            return EXIT_INFRA;
-        }
+    let Prepared {
+        plans,
+        client_config,
+        interrupt,
+        mut abort,
+        _signals,
+    } = match prepare(&args.scenarios, &args.target, &args.out) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     let mut worst = 0u8;
     let mut finished = Vec::new();
     for plan in &plans {
-        // A signal before a run began: there is no evidence to keep.
-        if let Some((signal, _)) = interrupt.raised() {
-            kafka_harness::note(format!("{signal}: stopped before running {}", plan.name));
-            return signal_exit_code(&signal);
-        }
-        let started = tokio::select! {
-            started = start_cluster(&args, plan, &client_config) => started,
-            // A first signal while brokers start: nothing ran, nothing to keep.
-            () = interrupt.wait() => {
-                let signal = interrupt.raised().map(|(s, _)| s).unwrap_or_default();
-                kafka_harness::note(format!("{signal}: stopped before running {}", plan.name));
-                return signal_exit_code(&signal);
-            }
-        };
-        let cluster = match started {
+        let cluster = match attach(&args.target, plan, &client_config, &interrupt).await {
             Ok(c) => c,
-            Err(e) => {
-                kafka_harness::note(format!("error: {e}"));
-                return if e.is_bad_input() {
-                    EXIT_BAD_INPUT
-                } else {
-                    EXIT_INFRA
-                };
-            }
+            Err(code) => return code,
         };
         kafka_harness::note(format!(
             "running {} on the {} cluster ({})",
@@ -535,6 +533,229 @@ async fn run_scenarios(args: RunArgs) -> u8 {
         }
     }
     worst
+}
+
+async fn sweep_scenario(args: SweepArgs) -> u8 {
+    use kafka_harness::scenario::sweep::{SweepMode, SweepPlan};
+    let Prepared {
+        mut plans,
+        client_config,
+        interrupt,
+        mut abort,
+        _signals,
+    } = match prepare(
+        std::slice::from_ref(&args.scenario),
+        &args.target,
+        &args.out,
+    ) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let Some(mut plan) = plans.pop() else {
+        return EXIT_BAD_INPUT;
+    };
+    // The command line's search replaces the scenario's [sweep]; its step, the step.
+    let sweep = match (args.from, args.to, plan.sweep.take()) {
+        (Some(from), Some(to), given) => {
+            if to <= from {
+                kafka_harness::note("error: --to must be above --from");
+                return EXIT_BAD_INPUT;
+            }
+            let precision = args.precision.unwrap_or(0.05);
+            if !(0.001..=1.0).contains(&precision) {
+                kafka_harness::note("error: --precision must be from 0.001 to 1, like 0.05");
+                return EXIT_BAD_INPUT;
+            }
+            SweepPlan {
+                mode: SweepMode::Search {
+                    from,
+                    to,
+                    precision,
+                },
+                step: given
+                    .as_ref()
+                    .map(|g| g.step)
+                    .or(plan.duration)
+                    .unwrap_or(std::time::Duration::from_secs(20)),
+                warmup: given.as_ref().map_or(plan.warmup, |g| g.warmup),
+            }
+        }
+        (_, _, Some(given)) => given,
+        _ => {
+            kafka_harness::note(format!(
+                "error: {} has no [sweep] table: add one (see `[sweep]` in docs/scenarios.md) or give \
+                 --from and --to",
+                args.scenario.display()
+            ));
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if plan
+        .producers
+        .iter()
+        .any(|p| p.rate == kafka_harness::scenario::Rate::Max)
+    {
+        kafka_harness::note("error: a sweep scales every producer's rate: none may be \"max\"");
+        return EXIT_BAD_INPUT;
+    }
+    plan.sweep = Some(SweepPlan {
+        step: args.step.unwrap_or(sweep.step),
+        ..sweep
+    });
+    let cluster = match attach(&args.target, &plan, &client_config, &interrupt).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    kafka_harness::note(format!(
+        "sweeping {} on the {} cluster ({})",
+        plan.name,
+        cluster.kind(),
+        cluster.bootstrap_servers()
+    ));
+    let options = kafka_harness::run::engine::RunOptions {
+        seed: args.seed,
+        progress: true,
+        interrupt: interrupt.clone(),
+        ..Default::default()
+    };
+    let on_step = |step: &kafka_harness::report::SweepStep,
+                   seen: &[kafka_harness::run::sweep::Observation]| {
+        let answer = kafka_harness::run::sweep::answer(seen);
+        kafka_harness::note(format!(
+            "sweep step {}: {:.0}/s offered, {:.0}/s achieved, {}{}; so far: {}",
+            seen.len(),
+            step.offered,
+            step.achieved,
+            step.verdict,
+            if step.generator_limited {
+                " (generator-limited)"
+            } else {
+                ""
+            },
+            answer.note
+        ));
+    };
+    let swept = tokio::select! {
+        swept = kafka_harness::run::sweep::sweep(&plan, cluster.as_ref(), options, &args.out, on_step) => swept,
+        code = abort.wait_for(Option::is_some) => {
+            drop(cluster);
+            return code.ok().and_then(|c| *c).unwrap_or(EXIT_INFRA);
+        }
+    };
+    let (result, dir) = match swept {
+        Ok(done) => done,
+        Err(e) => {
+            kafka_harness::note(format!("error: {e}"));
+            return if e.is_bad_input() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_INFRA
+            };
+        }
+    };
+    let page = dir.join("sweep.html");
+    if let Err(e) = std::fs::write(&page, kafka_harness::report::sweep::html(&result)) {
+        kafka_harness::note(format!("could not write {}: {e}", page.display()));
+    }
+    let mut stdout = std::io::stdout();
+    let _ = write!(stdout, "{}", kafka_harness::report::sweep::table(&result));
+    let _ = writeln!(stdout, "\n  sweep: {}", dir.join("sweep.json").display());
+    let _ = writeln!(stdout, "  chart: {}", page.display());
+    if result.interrupted.is_some() {
+        return EXIT_UNKNOWN;
+    }
+    match (args.min_rate, result.answer.highest_passing) {
+        (Some(min), best) if best.is_none_or(|b| b < min) => {
+            kafka_harness::note(format!(
+                "the highest passing rate is below --min-rate {min:.0}/s: {}",
+                result.answer.note
+            ));
+            EXIT_CHECK_FAILED
+        }
+        _ => 0,
+    }
+}
+
+/// What a command that runs scenarios has once its input is checked and before any broker
+/// starts.
+struct Prepared {
+    plans: Vec<kafka_harness::scenario::Plan>,
+    client_config: BTreeMap<String, String>,
+    /// Raised by the first SIGINT or SIGTERM.
+    interrupt: kafka_harness::run::interrupt::Interrupt,
+    /// The exit code, once a second signal asks to stop at once.
+    abort: tokio::sync::watch::Receiver<Option<u8>>,
+    _signals: AbortOnDrop,
+}
+
+/// Loads and checks the scenarios (for `target`'s backend), `--client-config` and the output
+/// folder, hides every secret from stderr and starts listening for signals; the error is
+/// the exit code, the reason already said.
+fn prepare(files: &[PathBuf], target: &Target, out: &Path) -> Result<Prepared, u8> {
+    let fail = |what: String, code: u8| {
+        kafka_harness::note(format!("error: {what}"));
+        code
+    };
+    let mut plans = Vec::new();
+    for file in files {
+        let plan = kafka_harness::scenario::load(file)
+            .and_then(|plan| {
+                kafka_harness::run::backend::refuse_unsupported(&plan, target.cluster.kind())
+                    .map(|()| plan)
+            })
+            .map_err(|e| fail(e.to_string(), EXIT_BAD_INPUT))?;
+        plans.push(plan);
+    }
+    let client_config = client_config(target).map_err(|e| fail(e.to_string(), EXIT_BAD_INPUT))?;
+    // Error text and client logs may quote a setting (librdkafka's do): never on stderr.
+    kafka_harness::stderr::hide(plans.iter().flat_map(|p| p.secrets()));
+    kafka_harness::stderr::hide(kafka_harness::scenario::secrets::values(&client_config));
+    // Before any broker starts: a run that cannot write its evidence should not begin.
+    writable(out).map_err(|e| fail(e, EXIT_BAD_INPUT))?;
+    // From here on the first SIGINT or SIGTERM stops the run in progress and keeps its
+    // evidence; a second one ends at once.
+    let interrupt = kafka_harness::run::interrupt::Interrupt::default();
+    let (abort_tx, abort) = tokio::sync::watch::channel(None::<u8>);
+    let signals = listen_for_signals(interrupt.clone(), abort_tx)
+        .map_err(|e| fail(format!("listening for signals: {e}"), EXIT_INFRA))?;
+    Ok(Prepared {
+        plans,
+        client_config,
+        interrupt,
+        abort,
+        _signals: AbortOnDrop(signals),
+    })
+}
+
+/// The cluster `plan` runs on; the error is the exit code, the reason already said. A
+/// signal before or while it starts stops here: nothing ran, nothing to keep.
+async fn attach(
+    target: &Target,
+    plan: &kafka_harness::scenario::Plan,
+    client_config: &BTreeMap<String, String>,
+    interrupt: &kafka_harness::run::interrupt::Interrupt,
+) -> Result<Box<dyn Cluster>, u8> {
+    let stopped = |signal: String| {
+        kafka_harness::note(format!("{signal}: stopped before running {}", plan.name));
+        signal_exit_code(&signal)
+    };
+    if let Some((signal, _)) = interrupt.raised() {
+        return Err(stopped(signal));
+    }
+    let started = tokio::select! {
+        started = start_cluster(target, plan, client_config) => started,
+        () = interrupt.wait() => {
+            return Err(stopped(interrupt.raised().map(|(s, _)| s).unwrap_or_default()));
+        }
+    };
+    started.map_err(|e| {
+        kafka_harness::note(format!("error: {e}"));
+        if e.is_bad_input() {
+            EXIT_BAD_INPUT
+        } else {
+            EXIT_INFRA
+        }
+    })
 }
 
 /// A task that is aborted when this is dropped.
@@ -621,7 +842,7 @@ fn worse(a: u8, b: u8) -> u8 {
 
 /// The settings of `--client-config`, empty without it; refused with another backend than
 /// an external cluster (the harness makes its own clusters' settings).
-fn client_config(args: &RunArgs) -> Result<BTreeMap<String, String>, ClusterError> {
+fn client_config(args: &Target) -> Result<BTreeMap<String, String>, ClusterError> {
     let Some(file) = &args.client_config else {
         return Ok(BTreeMap::new());
     };
@@ -636,7 +857,7 @@ fn client_config(args: &RunArgs) -> Result<BTreeMap<String, String>, ClusterErro
 }
 
 async fn start_cluster(
-    args: &RunArgs,
+    args: &Target,
     plan: &kafka_harness::scenario::Plan,
     client_config: &BTreeMap<String, String>,
 ) -> Result<Box<dyn Cluster>, ClusterError> {

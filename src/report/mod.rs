@@ -16,6 +16,9 @@
 pub mod compare;
 pub mod html;
 pub mod junit;
+pub mod sweep;
+
+pub use sweep::{SweepAnswer, SweepResult, SweepStep};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -25,6 +25,7 @@ mod producers;
 mod progress;
 pub mod result;
 mod stages;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 

@@ -15,6 +15,7 @@ pub mod faults;
 pub mod secrets;
 pub mod seeds;
 pub mod shape;
+pub mod sweep;
 pub mod units;
 
 use std::collections::BTreeMap;
@@ -111,6 +112,7 @@ struct RawScenario {
     stages: Vec<RawStage>,
     #[serde(default)]
     faults: Vec<faults::RawFault>,
+    sweep: Option<sweep::RawSweep>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -267,6 +269,9 @@ pub struct Plan {
     pub stages: Vec<StagePlan>,
     /// The nemesis' schedule.
     pub faults: Vec<FaultPlan>,
+    /// Capacity planning: the rates `kafka-harness sweep` tries (`[sweep]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<sweep::SweepPlan>,
 }
 
 impl Plan {
@@ -994,6 +999,23 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
     }
     let faults = faults::validate(at, &raw.faults, brokers, &topics, &consumers)?;
 
+    let sweep = match &raw.sweep {
+        None => None,
+        Some(raw_sweep) => {
+            let plan = sweep::validate(at, raw_sweep, duration, warmup)?;
+            if let Some(p) = producers.iter().find(|p| p.rate == Rate::Max) {
+                return Err(at.error(
+                    raw.name.span(),
+                    format!(
+                        "producer `{}` has rate = \"max\": a sweep scales every producer's \
+                         rate, so each needs a rate in messages per second",
+                        p.name
+                    ),
+                ));
+            }
+            Some(plan)
+        }
+    };
     let transactional = !stages.is_empty() || producers.iter().any(|p| p.transactions.is_some());
     let checks = validate_checks(at, &raw.checks, !consumers.is_empty(), transactional)?;
     Ok(Plan {
@@ -1012,6 +1034,7 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
         checks,
         stages,
         faults,
+        sweep,
     })
 }
 

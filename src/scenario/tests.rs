@@ -190,6 +190,7 @@ fn valid_scenario_parses_into_the_expected_plan() {
     let plan = parse_ok(&valid());
     let expected = Plan {
         faults: Vec::new(),
+        sweep: None,
         stages: Vec::new(),
         name: "account-ordering".into(),
         description:
@@ -1915,4 +1916,81 @@ fn a_verifiable_table_refuses_what_the_tool_decides_itself() {
         "\"webhook-workers\"",
         &["a verifiable consumer needs `group = \"...\"`"],
     );
+}
+
+// ----- [sweep] ---------------------------------------------------------------------------
+
+#[test]
+fn a_sweep_table_parses_into_its_rates() {
+    use crate::scenario::sweep::SweepMode;
+    let text = format!(
+        "{}\n[sweep]\nmode = \"ladder\"\nfrom = \"1000/s\"\nto = \"8000/s\"\nsteps = 4\nstep = \"10s\"\n",
+        valid()
+    );
+    let sweep = parse_ok(&text).sweep.unwrap();
+    let SweepMode::Ladder { rates } = sweep.mode else {
+        panic!("{:?}", sweep.mode);
+    };
+    let rounded: Vec<f64> = rates.iter().map(|r| r.round()).collect();
+    assert_eq!(rounded, [1000.0, 2000.0, 4000.0, 8000.0]);
+    assert_eq!(sweep.step, Duration::from_secs(10));
+    let text = format!(
+        "{}\n[sweep]\nmode = \"search\"\nfrom = \"1000/s\"\nto = \"8000/s\"\n",
+        valid()
+    );
+    let sweep = parse_ok(&text).sweep.unwrap();
+    assert_eq!(
+        sweep.mode,
+        SweepMode::Search {
+            from: 1000.0,
+            to: 8000.0,
+            precision: 0.05
+        }
+    );
+}
+
+#[test]
+fn a_sweep_table_that_cannot_run_is_refused_where_it_is_wrong() {
+    let with = |sweep: &str| format!("{}\n[sweep]\n{sweep}\n", valid());
+    fails_at(
+        &with("mode = \"bisect\""),
+        "\"bisect\"",
+        &["`sweep.mode", "\"search\"", "\"ladder\""],
+    );
+    fails_at(
+        &with("mode = \"search\"\nfrom = \"1000/s\""),
+        "\"search\"",
+        &["needs `from` and `to`"],
+    );
+    fails_at(
+        &with("mode = \"search\"\nfrom = \"1000/s\"\nto = \"500/s\""),
+        "\"500/s\"",
+        &["`sweep.to", "above `from`"],
+    );
+    fails_at(
+        &with("mode = \"search\"\nfrom = \"max\"\nto = \"500/s\""),
+        "\"max\"",
+        &["`sweep.from", "not \"max\""],
+    );
+    fails_at(
+        &with("mode = \"search\"\nfrom = \"1/s\"\nto = \"5/s\"\nprecision = 2.0"),
+        "2.0",
+        &["`sweep.precision"],
+    );
+    fails_at(
+        &with("mode = \"ladder\"\nrates = [\"1/s\"]\nprecision = 0.1"),
+        "0.1",
+        &["`sweep.precision`", "only a search"],
+    );
+    fails_at(
+        &with("mode = \"ladder\"\nrates = []"),
+        "[]",
+        &["at least one rate"],
+    );
+    let text = edit(
+        &with("mode = \"ladder\"\nrates = [\"1/s\"]"),
+        "rate = \"1500/s\"",
+        "rate = \"max\"",
+    );
+    fails_at(&text, "\"account-ordering\"", &["rate = \"max\"", "sweep"]);
 }

@@ -1,0 +1,221 @@
+//! The `[sweep]` table: capacity planning, the same scenario at many rates on one cluster.
+//!
+//! ```toml
+//! [sweep]
+//! mode = "search"        # the highest total rate that passes every check and SLO
+//! from = "1000/s"        # must pass (else there is no answer)
+//! to = "64000/s"         # the most to try
+//! precision = 0.05       # stop when the bracket is within 5 %
+//! step = "20s"           # each step's length after its warm-up (default: `duration`)
+//! warmup = "5s"          # each step's warm-up (default: `warmup`)
+//!
+//! # or a ladder: these rates, or `steps` geometric steps from `from` to `to`
+//! # mode = "ladder"
+//! # rates = ["1000/s", "2000/s", "4000/s"]
+//! ```
+//!
+//! Rates are the total over every producer table: each table keeps its share of the
+//! scenario's total.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::units::{self, Rate};
+use super::{Locator, ScenarioError};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSweep {
+    mode: Spanned<String>,
+    rates: Option<Spanned<Vec<Spanned<String>>>>,
+    from: Option<Spanned<String>>,
+    to: Option<Spanned<String>>,
+    steps: Option<Spanned<i64>>,
+    precision: Option<Spanned<f64>>,
+    step: Option<Spanned<String>>,
+    warmup: Option<Spanned<String>>,
+}
+
+/// How a sweep chooses its rates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepMode {
+    /// These total rates, in order.
+    Ladder {
+        /// Messages per second.
+        rates: Vec<f64>,
+    },
+    /// The highest rate that passes, between `from` (which must pass) and `to`, narrowed
+    /// until the bracket's ends are within `precision` of each other.
+    Search {
+        /// The lowest rate tried.
+        from: f64,
+        /// The highest rate tried.
+        to: f64,
+        /// The bracket's relative width at which the search stops (0.05: 5 %).
+        precision: f64,
+    },
+}
+
+/// A validated `[sweep]` table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepPlan {
+    /// Which rates.
+    pub mode: SweepMode,
+    /// Each step's length after its warm-up.
+    #[serde(with = "humantime_serde")]
+    pub step: Duration,
+    /// Each step's warm-up.
+    #[serde(with = "humantime_serde")]
+    pub warmup: Duration,
+}
+
+/// The highest rate a sweep may ask for.
+const MAX_RATE: f64 = 10_000_000.0;
+
+/// Validates `[sweep]`; `duration` and `warmup` are the scenario's, the step defaults.
+pub(super) fn validate(
+    at: &Locator<'_>,
+    raw: &RawSweep,
+    duration: Option<Duration>,
+    warmup: Duration,
+) -> Result<SweepPlan, ScenarioError> {
+    let per_second = |field: &str, value: &Spanned<String>| -> Result<f64, ScenarioError> {
+        match units::rate(value.get_ref()) {
+            Ok(Rate::PerSecond(r)) if r > 0.0 && r <= MAX_RATE => Ok(r),
+            Ok(_) => Err(at.field(
+                field,
+                value,
+                "a sweep's rates are messages per second, from above 0 to 10000000/s (not \"max\")",
+            )),
+            Err(rule) => Err(at.field(field, value, &rule)),
+        }
+    };
+    let bounds = |need: &str| -> Result<(f64, f64), ScenarioError> {
+        let (Some(from), Some(to)) = (&raw.from, &raw.to) else {
+            return Err(at.field(
+                "sweep.mode",
+                &raw.mode,
+                &format!("{need} needs `from` and `to`, like from = \"1000/s\", to = \"64000/s\""),
+            ));
+        };
+        let (low, high) = (per_second("sweep.from", from)?, per_second("sweep.to", to)?);
+        if high <= low {
+            return Err(at.field("sweep.to", to, "must be above `from`"));
+        }
+        Ok((low, high))
+    };
+    let refuse = |field: &str, span: Option<std::ops::Range<usize>>, why: &str| match span {
+        Some(span) => Err(at.error(span, format!("`sweep.{field}`: {why}"))),
+        None => Ok(()),
+    };
+    let mode = match raw.mode.get_ref().as_str() {
+        "ladder" => {
+            refuse(
+                "precision",
+                raw.precision.as_ref().map(Spanned::span),
+                "only a search narrows to a precision",
+            )?;
+            let rates = match (&raw.rates, &raw.steps) {
+                (Some(rates), None) => {
+                    if raw.from.is_some() || raw.to.is_some() {
+                        return Err(at.field(
+                            "sweep.rates",
+                            rates,
+                            "give either `rates` or `from`, `to` and `steps`, not both",
+                        ));
+                    }
+                    if rates.get_ref().is_empty() {
+                        return Err(at.field("sweep.rates", rates, "must list at least one rate"));
+                    }
+                    rates
+                        .get_ref()
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| per_second(&format!("sweep.rates[{i}]"), r))
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+                (None, Some(steps)) => {
+                    let (low, high) = bounds("a geometric ladder")?;
+                    let n = *steps.get_ref();
+                    if !(2..=100).contains(&n) {
+                        return Err(at.field("sweep.steps", steps, "must be from 2 to 100"));
+                    }
+                    let ratio = (high / low).powf(1.0 / (n - 1) as f64);
+                    (0..n).map(|i| low * ratio.powi(i as i32)).collect()
+                }
+                (Some(rates), Some(_)) => {
+                    return Err(at.field(
+                        "sweep.rates",
+                        rates,
+                        "give either `rates` or `from`, `to` and `steps`, not both",
+                    ));
+                }
+                (None, None) => {
+                    return Err(at.field(
+                        "sweep.mode",
+                        &raw.mode,
+                        "a ladder needs `rates = [\"1000/s\", ...]` or `from`, `to` and `steps`",
+                    ));
+                }
+            };
+            SweepMode::Ladder { rates }
+        }
+        "search" => {
+            refuse(
+                "rates",
+                raw.rates.as_ref().map(Spanned::span),
+                "a search chooses its rates; give `from` and `to`",
+            )?;
+            refuse(
+                "steps",
+                raw.steps.as_ref().map(Spanned::span),
+                "a search narrows to `precision` instead",
+            )?;
+            let (from, to) = bounds("a search")?;
+            let precision = match &raw.precision {
+                Some(p) if !(0.001..=1.0).contains(p.get_ref()) => {
+                    return Err(at.field(
+                        "sweep.precision",
+                        p,
+                        "the bracket's relative width, from 0.001 to 1, like 0.05 (5 %)",
+                    ));
+                }
+                Some(p) => *p.get_ref(),
+                None => 0.05,
+            };
+            SweepMode::Search {
+                from,
+                to,
+                precision,
+            }
+        }
+        _ => {
+            return Err(at.field(
+                "sweep.mode",
+                &raw.mode,
+                "expected \"search\" (the highest rate that passes) or \"ladder\" (given rates)",
+            ));
+        }
+    };
+    let duration_of =
+        |field: &str, d: &Option<Spanned<String>>| -> Result<Option<Duration>, ScenarioError> {
+            d.as_ref()
+                .map(|d| units::duration(d.get_ref()).map_err(|rule| at.field(field, d, &rule)))
+                .transpose()
+        };
+    let step = match (duration_of("sweep.step", &raw.step)?, duration) {
+        (Some(s), _) | (None, Some(s)) if !s.is_zero() => s,
+        _ => {
+            return Err(at.field(
+                "sweep.mode",
+                &raw.mode,
+                "a sweep needs each step's length: `step = \"20s\"` (or the scenario's `duration`)",
+            ));
+        }
+    };
+    let warmup = duration_of("sweep.warmup", &raw.warmup)?.unwrap_or(warmup);
+    Ok(SweepPlan { mode, step, warmup })
+}

@@ -1,0 +1,187 @@
+//! `kafka-harness sweep` through the binary on the shared cluster: a short ladder and a short
+//! search write `sweep.json`, `sweep.html` and a run folder with a report per step, and
+//! `--min-rate` gates on the answer.
+
+mod common;
+
+use std::path::Path;
+
+use common::cli::{assert_exit, harness, scenario, stderr, stdout};
+use serde_json::Value;
+
+/// A light scenario whose `[sweep]` is `sweep` (TOML lines).
+fn light(sweep: &str) -> String {
+    format!(
+        r#"name = "light-sweep"
+seed = 9
+duration = "2s"
+drain_timeout = "30s"
+
+[[topics]]
+name = "t"
+partitions = 2
+
+[[producers]]
+name = "writer"
+driver = "rdkafka"
+instances = 2
+topic = "t"
+template = "webhook"
+size = "400B"
+keys = {{ count = 50, distribution = "uniform" }}
+rate = "300/s"
+
+[producers.client]
+acks = "all"
+
+[[consumers]]
+name = "readers"
+driver = "rdkafka"
+topic = "t"
+group = "readers"
+
+[checks]
+anomalies = ["lost_write", "lost_delivery"]
+duplicate_delivery = "allowed"
+
+[checks.slo]
+e2e_p99 = "2s"
+
+[sweep]
+{sweep}
+"#
+    )
+}
+
+/// `kafka-harness sweep FILE --cluster external --bootstrap <shared> --out OUT ARGS...`.
+async fn sweep(file: &Path, out: &Path, args: &[&str]) -> std::process::Output {
+    let bootstrap = kafka_harness::Cluster::bootstrap_servers(common::shared_cluster().await);
+    let mut all: Vec<String> = vec![
+        "sweep".into(),
+        file.display().to_string(),
+        "--cluster".into(),
+        "external".into(),
+        "--bootstrap".into(),
+        bootstrap,
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    tokio::task::spawn_blocking(move || {
+        harness(&all.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap()
+}
+
+/// The one sweep folder under `out`, and its sweep.json.
+fn swept(out: &Path) -> (std::path::PathBuf, Value) {
+    let dirs: Vec<_> = std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let json = std::fs::read_to_string(dirs[0].join("sweep.json")).unwrap();
+    (dirs[0].clone(), serde_json::from_str(&json).unwrap())
+}
+
+#[tokio::test]
+async fn a_ladder_runs_each_rate_and_writes_its_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        "ladder",
+        &light("mode = \"ladder\"\nrates = [\"200/s\", \"600/s\"]\nwarmup = \"1s\""),
+    );
+    let out = dir.path().join("out");
+    let o = sweep(&file, &out, &[]).await;
+    assert_exit(&o, 0);
+    let (folder, result) = swept(&out);
+    let steps = result["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{result}");
+    for (step, offered) in steps.iter().zip([200.0, 600.0]) {
+        assert_eq!(step["offered"], offered);
+        let achieved = step["achieved"].as_f64().unwrap();
+        assert!(
+            achieved > 0.8 * offered && achieved < 1.2 * offered,
+            "{step}"
+        );
+        assert_eq!(step["verdict"], "pass", "{step}");
+        let run = folder.join(step["run"].as_str().unwrap());
+        assert!(run.join("result.json").is_file() && run.join("report.html").is_file());
+    }
+    assert_eq!(result["answer"]["highest_passing"], 600.0);
+    let page = std::fs::read_to_string(folder.join("sweep.html")).unwrap();
+    assert_eq!(page.matches("<polyline class=\"series\"").count(), 4);
+    assert!(
+        stdout(&o).contains("answer: every rate tried passed"),
+        "{}",
+        stdout(&o)
+    );
+    // A gate above what was tried fails, naming the answer.
+    let o = sweep(&file, &dir.path().join("gate"), &["--min-rate", "5000/s"]).await;
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("below --min-rate 5000/s"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[tokio::test]
+async fn a_search_from_the_command_line_brackets_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    // --from and --to replace the scenario's ladder with a search: `from` first, then `to`.
+    let file = scenario(
+        dir.path(),
+        "search",
+        &light("mode = \"ladder\"\nrates = [\"200/s\"]"),
+    );
+    let out = dir.path().join("out");
+    let o = sweep(
+        &file,
+        &out,
+        &[
+            "--from",
+            "200/s",
+            "--to",
+            "400/s",
+            "--precision",
+            "0.5",
+            "--step",
+            "2s",
+        ],
+    )
+    .await;
+    assert_exit(&o, 0);
+    let (_, result) = swept(&out);
+    assert!(
+        result["mode"]["search"]["from"] == 200.0,
+        "{}",
+        result["mode"]
+    );
+    let offered: Vec<f64> = result["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["offered"].as_f64().unwrap())
+        .collect();
+    assert_eq!(offered.first(), Some(&200.0));
+    assert!(offered.contains(&400.0), "{offered:?}");
+}
+
+#[test]
+fn a_scenario_without_a_sweep_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = light("mode = \"ladder\"\nrates = [\"200/s\"]");
+    let text = &text[..text.find("[sweep]").unwrap()];
+    let file = scenario(dir.path(), "none", text);
+    let o = harness(&["sweep", file.to_str().unwrap(), "--cluster", "mock"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("has no [sweep] table"),
+        "{}",
+        stderr(&o)
+    );
+}
