@@ -566,6 +566,9 @@ async fn start_cluster(
             for (k, v) in &needs.broker_config {
                 builder = builder.broker_config(k.clone(), v.clone());
             }
+            builder = builder.security(kafka_harness::run::backend::embedded_security(
+                &needs.security,
+            ));
             Box::new(builder.start().await?)
         }
         ClusterChoice::Mock => Box::new(MockCluster::start(needs.brokers as i32)?),
