@@ -72,7 +72,9 @@ pub fn embedded_security(plan: &ss::SecurityPlan) -> cs::Security {
     }
 }
 
-/// One ACL in the cluster's terms; the scenario validated every name.
+/// One ACL in the cluster's terms; the scenario validated every name. A run suffixes its
+/// topics and groups (`<name><suffix>`, so repeated runs never share them): an ACL on a
+/// topic or group is made a prefix ACL, so it covers the run's copy of the name.
 fn acl(a: &ss::AclPlan) -> cs::Acl {
     use cs::Operation as O;
     cs::Acl {
@@ -84,8 +86,8 @@ fn acl(a: &ss::AclPlan) -> cs::Acl {
             _ => cs::ResourceType::Topic,
         },
         resource_name: a.name.clone(),
-        pattern: match a.pattern.as_str() {
-            "prefixed" => cs::PatternType::Prefixed,
+        pattern: match (a.pattern.as_str(), a.resource.as_str()) {
+            ("prefixed", _) | (_, "topic" | "group") if a.name != "*" => cs::PatternType::Prefixed,
             _ => cs::PatternType::Literal,
         },
         operation: match a.operation.as_str() {
