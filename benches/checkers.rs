@@ -112,6 +112,7 @@ fn synthetic(n: usize) -> (History, Log) {
     let history = History {
         faults: Vec::new(),
         txns: Vec::new(),
+        failures: Vec::new(),
         topics: vec!["bench".to_owned()],
         keys: (0..KEYS)
             .map(|k| format!("key-{k:05}").into_bytes())

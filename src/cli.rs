@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use kafka_harness::cluster::embedded::security::Security;
 use kafka_harness::{Cluster, ClusterError, EmbeddedCluster};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -206,6 +207,67 @@ struct UpArgs {
     /// Keep the cluster's data folder when it stops.
     #[arg(long)]
     keep_data: bool,
+    /// Secure the client listener; then also print `client.properties=PATH` (librdkafka
+    /// keys) and `client-java.properties=PATH` (Java client keys), see docs/security.md.
+    #[arg(long, value_enum, default_value_t = SecurityChoice::Plaintext)]
+    security: SecurityChoice,
+    /// The SASL mechanism of the cluster's super user `kafka-harness` (sasl_* only).
+    #[arg(long, value_enum, default_value_t = MechanismChoice::ScramSha512)]
+    mechanism: MechanismChoice,
+    /// Require a client certificate (ssl and sasl_ssl only).
+    #[arg(long)]
+    mutual_tls: bool,
+}
+
+/// `cluster up --security`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SecurityChoice {
+    /// No authentication, no encryption.
+    Plaintext,
+    /// SASL (SCRAM or PLAIN) without TLS.
+    #[value(name = "sasl_plaintext")]
+    SaslPlaintext,
+    /// TLS.
+    Ssl,
+    /// SASL over TLS.
+    #[value(name = "sasl_ssl")]
+    SaslSsl,
+}
+
+/// `cluster up --mechanism`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MechanismChoice {
+    /// SCRAM-SHA-256.
+    #[value(name = "SCRAM-SHA-256", alias = "scram-sha-256")]
+    ScramSha256,
+    /// SCRAM-SHA-512.
+    #[value(name = "SCRAM-SHA-512", alias = "scram-sha-512")]
+    ScramSha512,
+    /// PLAIN.
+    #[value(name = "PLAIN", alias = "plain")]
+    Plain,
+}
+
+impl UpArgs {
+    /// The security the flags ask for.
+    fn security(&self) -> Security {
+        use kafka_harness::cluster::embedded::security::{Mechanism, Protocol};
+        Security {
+            protocol: match self.security {
+                SecurityChoice::Plaintext => Protocol::Plaintext,
+                SecurityChoice::SaslPlaintext => Protocol::SaslPlaintext,
+                SecurityChoice::Ssl => Protocol::Ssl,
+                SecurityChoice::SaslSsl => Protocol::SaslSsl,
+            },
+            mechanism: match self.mechanism {
+                MechanismChoice::ScramSha256 => Mechanism::ScramSha256,
+                MechanismChoice::ScramSha512 => Mechanism::ScramSha512,
+                MechanismChoice::Plain => Mechanism::Plain,
+            },
+            mutual_tls: self.mutual_tls,
+            ..Security::default()
+        }
+    }
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -285,7 +347,8 @@ async fn cluster_up(up: UpArgs) -> Result<(), ClusterError> {
     let mut builder = EmbeddedCluster::builder()
         .brokers(up.brokers)
         .heap_mb(up.heap_mb)
-        .keep_data(up.keep_data);
+        .keep_data(up.keep_data)
+        .security(up.security());
     if let Some(version) = up.kafka_version {
         builder = builder.kafka_version(version);
     }
@@ -304,12 +367,17 @@ async fn cluster_up(up: UpArgs) -> Result<(), ClusterError> {
     // A closed stdout (the reader took its line and left) must not stop the cluster.
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "bootstrap={}", cluster.bootstrap_servers());
+    if let Some((librdkafka, java)) = cluster.client_properties() {
+        let _ = writeln!(stdout, "client.properties={}", librdkafka.display());
+        let _ = writeln!(stdout, "client-java.properties={}", java.display());
+    }
     let _ = stdout.flush();
     kafka_harness::note(format!(
-        "Kafka {} ready in {:.1} s: {} node(s), data in {}. Ctrl-C stops it.",
+        "Kafka {} ready in {:.1} s: {} node(s), {} listener, data in {}. Ctrl-C stops it.",
         cluster.kafka_version().unwrap_or_default(),
         cluster.startup_time().as_secs_f64(),
         up.brokers,
+        cluster.security_protocol(),
         cluster.data_dir().display()
     ));
     tokio::select! {
@@ -872,6 +940,9 @@ async fn start_cluster(
             for (k, v) in &needs.broker_config {
                 builder = builder.broker_config(k.clone(), v.clone());
             }
+            builder = builder.security(kafka_harness::run::backend::embedded_security(
+                &needs.security,
+            ));
             Box::new(builder.start().await?)
         }
         ClusterChoice::Mock => Box::new(MockCluster::start(needs.brokers as i32)?),

@@ -166,6 +166,7 @@ use crate::history::{Delivery, History, KeyId, Log, LogRecord, Micros, Outcome, 
 #[cfg(doc)]
 use crate::history::{GroupEvent, MsgId};
 
+pub mod authz;
 pub mod behaviour;
 mod index;
 mod keys;

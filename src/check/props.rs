@@ -150,6 +150,7 @@ fn build(spec: &Spec) -> Run {
     let history = History {
         faults: Vec::new(),
         txns: Vec::new(),
+        failures: Vec::new(),
         topics: (0..spec.topics).map(|t| format!("topic-{t}")).collect(),
         keys: (0..5).map(|k| format!("key-{k}").into_bytes()).collect(),
         sends,

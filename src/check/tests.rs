@@ -49,6 +49,7 @@ fn history(sends: Vec<Send>, deliveries: Vec<Delivery>) -> History {
     History {
         faults: Vec::new(),
         txns: Vec::new(),
+        failures: Vec::new(),
         topics: vec!["t".into()],
         keys: vec![b"a".to_vec(), b"b".to_vec(), vec![0xff, b'c']],
         sends,

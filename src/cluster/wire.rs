@@ -7,6 +7,7 @@
 //! ```text
 //!   metadata(addr)        Metadata v4        -> brokers, controller id, topics, leaders, ISR
 //!   describe_quorum(addr) DescribeQuorum v0  -> leader of __cluster_metadata (the controller)
+//!   create_acls(addr)     CreateAcls v1      -> a secured cluster's ACLs (internal listener)
 //!
 //!   request:  size (i32) | RequestHeader (api key, version, correlation id, client id) | body
 //!   response: size (i32) | ResponseHeader (correlation id)                             | body
@@ -27,11 +28,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, DescribeQuorumRequest, DescribeQuorumResponse, MetadataRequest,
-    MetadataResponse, RequestHeader, ResponseHeader, TopicName,
+    ApiKey, BrokerId, CreateAclsRequest, CreateAclsResponse, DescribeQuorumRequest,
+    DescribeQuorumResponse, MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader,
+    TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -75,6 +78,16 @@ pub enum WireError {
         api: &'static str,
         /// What was wrong.
         reason: String,
+    },
+    /// The broker refused a request, saying why.
+    #[error("{api} refused with Kafka error code {code}: {message}")]
+    Refused {
+        /// The request's name.
+        api: &'static str,
+        /// Kafka's error code.
+        code: i16,
+        /// The broker's message.
+        message: String,
     },
     /// The broker answered with a Kafka error code.
     #[error("{api} answered with Kafka error code {code}")]
@@ -166,6 +179,48 @@ const DESCRIBE_QUORUM: Api = Api {
     version: 0,
     response: DESCRIBE_QUORUM_V0,
 };
+
+const CREATE_ACLS: Api = Api {
+    name: "CreateAcls",
+    key: ApiKey::CreateAcls,
+    version: 1,
+    response: CREATE_ACLS_V1,
+};
+
+/// Creates `acls` through `addr` (a listener whose principal may create them).
+pub async fn create_acls(
+    addr: SocketAddr,
+    acls: &[crate::cluster::embedded::security::Acl],
+    timeout: Duration,
+) -> Result<(), WireError> {
+    let creations = acls
+        .iter()
+        .map(|acl| {
+            AclCreation::default()
+                .with_resource_type(acl.resource_type as i8)
+                .with_resource_name(StrBytes::from_string(acl.resource_name.clone()))
+                .with_resource_pattern_type(acl.pattern as i8)
+                .with_principal(StrBytes::from_string(acl.kafka_principal()))
+                .with_host(StrBytes::from_static_str("*"))
+                .with_operation(acl.operation as i8)
+                .with_permission_type(if acl.allow { 3 } else { 2 })
+        })
+        .collect();
+    let request = CreateAclsRequest::default().with_creations(creations);
+    let frame = round_trip(addr, &CREATE_ACLS, &request, timeout).await?;
+    let response: CreateAclsResponse = decode_response(&CREATE_ACLS, &frame)?;
+    match response.results.iter().find(|r| r.error_code != 0) {
+        Some(r) => Err(WireError::Refused {
+            api: CREATE_ACLS.name,
+            code: r.error_code,
+            message: r
+                .error_message
+                .as_ref()
+                .map_or_else(String::new, |m| m.to_string()),
+        }),
+        None => Ok(()),
+    }
+}
 
 /// Asks `addr` for metadata of `topics` (all topics when `None`).
 pub async fn metadata(
@@ -408,6 +463,9 @@ const DESCRIBE_QUORUM_V0: &[Shape] = &[
     ]),
     Tags,
 ];
+
+/// CreateAclsResponse v1: throttle, results (error code, error message).
+const CREATE_ACLS_V1: &[Shape] = &[Fixed(4), Array(&[Fixed(2), Str])];
 
 /// Walks `buf` as `shape`, reading counts and lengths as `kafka-protocol` reads them, and
 /// refuses any that the bytes present cannot hold. Every element is at least one byte, so the

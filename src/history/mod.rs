@@ -147,6 +147,19 @@ pub struct History {
     pub faults: Vec<FaultRecord>,
     /// Transactions of transactional producers and stages.
     pub txns: Vec<Txn>,
+    /// Why sends definitely failed: each producer's distinct reasons, counted.
+    pub failures: Vec<Failure>,
+}
+
+/// Sends of one producer that failed for one reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The producer instance.
+    pub producer: u32,
+    /// The client's reason (the broker's error).
+    pub reason: String,
+    /// How many sends failed so.
+    pub count: u64,
 }
 
 /// How a transaction ended.

@@ -20,7 +20,7 @@ use super::progress::Progress;
 use crate::driver::{ConsumerEvent, SendOutcome};
 use crate::history::latency::Recorder;
 use crate::history::{
-    Delivery, GroupEvent, History, KeyInterner, MsgId, Outcome, Send, TopicId, Txn,
+    Delivery, Failure, GroupEvent, History, KeyInterner, MsgId, Outcome, Send, TopicId, Txn,
 };
 
 /// What the collector is told.
@@ -201,7 +201,10 @@ impl Collector {
         let measured_send = done.intended >= self.warmup_us;
         let outcome = match done.outcome {
             SendOutcome::Ok { partition, offset } => Outcome::Ok { partition, offset },
-            SendOutcome::Fail(_) => Outcome::Fail,
+            SendOutcome::Fail(reason) => {
+                self.failed(done.id.producer, reason);
+                Outcome::Fail
+            }
             SendOutcome::Indeterminate(_) => Outcome::Indeterminate,
         };
         let ok = matches!(outcome, Outcome::Ok { .. });
@@ -241,6 +244,23 @@ impl Collector {
             completed: done.done,
             outcome,
         });
+    }
+
+    /// Counts a definite failure by producer and reason (a few distinct reasons each).
+    fn failed(&mut self, producer: u32, reason: String) {
+        let failures = &mut self.history.failures;
+        if let Some(f) = failures
+            .iter_mut()
+            .find(|f| f.producer == producer && f.reason == reason)
+        {
+            f.count += 1;
+        } else if failures.iter().filter(|f| f.producer == producer).count() < 8 {
+            failures.push(Failure {
+                producer,
+                reason,
+                count: 1,
+            });
+        }
     }
 
     fn consumer(&mut self, event: ConsumerEvent) {

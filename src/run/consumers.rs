@@ -135,6 +135,7 @@ impl Members {
                 let group = format!("{}{}", c.group.clone().unwrap_or_default(), self.suffix);
                 let mut settings = self.settings.clone();
                 settings.extend(c.client.clone());
+                settings.extend(c.login.clone());
                 if self.statics[table] {
                     settings
                         .entry("group.instance.id".into())
@@ -163,6 +164,7 @@ impl Members {
                 let group = format!("{}{}", c.group.clone().unwrap_or_default(), self.suffix);
                 let mut security = self.settings.clone();
                 security.remove("bootstrap.servers");
+                security.extend(c.login.clone());
                 let exec = c.exec.clone().unwrap_or_else(|| crate::scenario::ExecPlan {
                     command: Vec::new(),
                     env: BTreeMap::new(),

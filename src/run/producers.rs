@@ -119,6 +119,7 @@ pub(super) async fn build(
                 Some(t) => {
                     let mut settings = cluster.client_config();
                     settings.extend(p.client.clone());
+                    settings.extend(p.login.clone());
                     let transactional_id = format!("{}-{id}{suffix}", p.name);
                     Some(TxnSender {
                         producer: TransactionalProducer::new(&settings, &transactional_id)
@@ -202,6 +203,7 @@ fn listened(
     });
     let mut security = cluster.client_config();
     security.remove("bootstrap.servers");
+    security.extend(p.login.clone());
     let exec = p.exec.clone();
     Listened {
         spec: ExecSpec {
@@ -251,6 +253,7 @@ async fn start_exec(
     };
     let mut security = cluster.client_config();
     security.remove("bootstrap.servers");
+    security.extend(p.login.clone());
     let starts = (0..p.instances).map(|instance| {
         let spec = ExecSpec {
             table: p.name.clone(),
@@ -295,6 +298,7 @@ async fn driver(
         DriverKind::Rdkafka => {
             let mut settings = cluster.client_config();
             settings.extend(p.client.clone());
+            settings.extend(p.login.clone());
             Arc::new(RdkafkaProducer::new(&settings).map_err(|e| failed(p, e))?)
         }
         DriverKind::Rskafka => Arc::new(

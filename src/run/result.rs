@@ -68,6 +68,7 @@ pub fn judge(plan: &Plan, evidence: &Evidence) -> Vec<CheckResult> {
         seconds: evidence.measured_s,
     };
     checks.extend(slo::judge(&plan.checks.slos, &evidence.recorder, measured));
+    checks.extend(check::authz::judge(plan, &evidence.history));
     checks
 }
 

@@ -13,6 +13,7 @@
 pub mod checks;
 pub mod faults;
 pub mod secrets;
+pub mod security;
 pub mod seeds;
 pub mod shape;
 pub mod sweep;
@@ -28,6 +29,7 @@ use toml::Spanned;
 
 pub use checks::{CheckName, REGRESSION_METRICS, UnknownCheck};
 pub use faults::{BrokerOp, BrokerTarget, FaultAction, FaultPlan, FaultTarget, Need, Trigger};
+pub use security::{Expect, SecurityPlan};
 pub use seeds::Seeds;
 pub use shape::{KeyDistribution, KeyDistributionError, Template, UnknownTemplate};
 pub use units::Rate;
@@ -150,6 +152,7 @@ struct RawCluster {
     kafka_version: Option<String>,
     #[serde(default)]
     broker_config: BTreeMap<String, toml::Value>,
+    security: Option<security::RawSecurity>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,8 +185,10 @@ struct RawProducer {
     rate: Spanned<String>,
     max_in_flight: Option<Spanned<i64>>,
     transactions: Option<Spanned<RawTransactions>>,
+    expect: Option<Spanned<String>>,
     #[serde(default)]
     client: BTreeMap<String, toml::Value>,
+    principal: Option<Spanned<String>>,
     // The keys of an exec table (`driver = "exec"`), refused on any other.
     command: Option<Spanned<Vec<Spanned<String>>>>,
     env: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
@@ -212,6 +217,7 @@ struct RawConsumer {
     processing_time: Option<Spanned<String>>,
     #[serde(default)]
     client: BTreeMap<String, toml::Value>,
+    principal: Option<Spanned<String>>,
     // The keys of an exec table (`driver = "exec"`), refused on any other.
     command: Option<Spanned<Vec<Spanned<String>>>>,
     env: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
@@ -349,6 +355,8 @@ pub struct ClusterNeeds {
     /// Broker configs (embedded backend).
     #[serde(serialize_with = "secrets::serialize_redacted")]
     pub broker_config: BTreeMap<String, String>,
+    /// How the client listener is secured, users and ACLs (embedded backend).
+    pub security: SecurityPlan,
 }
 
 /// A topic to create.
@@ -393,6 +401,12 @@ pub struct ProducerPlan {
     /// Settings passed straight to the client.
     #[serde(serialize_with = "secrets::serialize_redacted")]
     pub client: BTreeMap<String, String>,
+    /// The SASL login of the table's `principal` (added to `client`); secrets redacted
+    /// when shown.
+    #[serde(serialize_with = "security::redact_map")]
+    pub login: BTreeMap<String, String>,
+    /// Whether its sends must be accepted or refused for authorization.
+    pub expect: Expect,
     /// The process to run, for `driver = "exec"` (and its start-up timeout for
     /// `driver = "verifiable"`, whose command the run makes).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -439,6 +453,10 @@ pub struct ConsumerPlan {
     /// Settings passed straight to the client.
     #[serde(serialize_with = "secrets::serialize_redacted")]
     pub client: BTreeMap<String, String>,
+    /// The SASL login of the table's `principal` (added to `client`); secrets redacted
+    /// when shown.
+    #[serde(serialize_with = "security::redact_map")]
+    pub login: BTreeMap<String, String>,
     /// The process to run, for `driver = "exec"` (and its start-up timeout for
     /// `driver = "verifiable"`, whose command the run makes).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -654,6 +672,10 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
         brokers,
         kafka_version: raw.cluster.kafka_version.clone(),
         broker_config: client_settings(&raw.cluster.broker_config),
+        security: match &raw.cluster.security {
+            Some(s) => security::validate(at, s)?,
+            None => SecurityPlan::default(),
+        },
     };
 
     if raw.topics.get_ref().is_empty() {
@@ -828,6 +850,8 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
             max_in_flight,
             transactions,
             client: client_settings(&p.client),
+            login: security::principal_login(at, &f("principal"), &p.principal, &cluster.security)?,
+            expect: security::expect(at, &f("expect"), &p.expect)?,
             exec,
         });
     }
@@ -956,6 +980,7 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
             ),
             processing_time,
             client: client_settings(&c.client),
+            login: security::principal_login(at, &f("principal"), &c.principal, &cluster.security)?,
             exec,
         });
     }

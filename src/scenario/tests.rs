@@ -209,6 +209,7 @@ fn valid_scenario_parses_into_the_expected_plan() {
                 ("auto.create.topics.enable", "false"),
                 ("num.io.threads", "4"),
             ]),
+            security: SecurityPlan::default(),
         },
         topics: vec![TopicPlan {
             name: "webhook-events".into(),
@@ -235,6 +236,8 @@ fn valid_scenario_parses_into_the_expected_plan() {
                 ("linger.ms", "5"),
                 ("max.in.flight.requests.per.connection", "5"),
             ]),
+            login: BTreeMap::new(),
+            expect: Expect::Accepted,
             exec: None,
         }],
         consumers: vec![ConsumerPlan {
@@ -250,6 +253,7 @@ fn valid_scenario_parses_into_the_expected_plan() {
                 ("isolation.level", "read_committed"),
                 ("session.timeout.ms", "6000"),
             ]),
+            login: BTreeMap::new(),
             exec: None,
         }],
         checks: ChecksPlan {
@@ -376,6 +380,7 @@ topic = "t"
             brokers: 1,
             kafka_version: None,
             broker_config: BTreeMap::new(),
+            security: SecurityPlan::default(),
         }
     );
     assert_eq!(plan.topics[0].replication_factor, 1);
@@ -1993,4 +1998,72 @@ fn a_sweep_table_that_cannot_run_is_refused_where_it_is_wrong() {
         "rate = \"max\"",
     );
     fails_at(&text, "\"account-ordering\"", &["rate = \"max\"", "sweep"]);
+}
+
+/// A scenario with `[cluster.security]` `extra` and a producer table with `table` keys.
+fn secured(extra: &str, table: &str) -> String {
+    format!(
+        "name = \"s\"\nmessages = 10\n\n[cluster.security]\n{extra}\n\n[[topics]]\nname = \"t\"\npartitions = 1\n\n\
+         [[producers]]\nname = \"p\"\ndriver = \"rdkafka\"\ntopic = \"t\"\ntemplate = \"raw\"\nsize = \"100B\"\n\
+         keys = {{ count = 1, distribution = \"uniform\" }}\nrate = \"10/s\"\n{table}\n"
+    )
+}
+
+#[test]
+fn security_tables_parse_and_log_a_principal_in_with_its_secret_redacted() {
+    let text = secured(
+        "protocol = \"sasl_ssl\"\n[[cluster.security.users]]\nname = \"svc\"\npassword = \"pw-1\"\nmechanism = \"SCRAM-SHA-256\"\n\
+         [[cluster.security.acls]]\nprincipal = \"svc\"\nresource = \"topic\"\nname = \"t\"\noperation = \"write\"",
+        "principal = \"svc\"\nexpect = \"refused\"",
+    );
+    let plan = parse_ok(&text);
+    assert!(
+        plan.cluster.security.authorizer,
+        "ACLs turn the authorizer on"
+    );
+    let p = &plan.producers[0];
+    assert_eq!(p.expect, Expect::Refused);
+    assert_eq!(p.login["sasl.username"], "svc");
+    assert_eq!(p.login["sasl.mechanism"], "SCRAM-SHA-256");
+    let shown = serde_json::to_string(&plan).unwrap();
+    assert!(!shown.contains("pw-1"), "{shown}");
+}
+
+#[test]
+fn security_errors_name_the_place_and_the_fix() {
+    let cases = [
+        (secured("protocol = \"tls\"", ""), "\"tls\"", "sasl_ssl"),
+        (
+            secured("protocol = \"plaintext\"", "principal = \"svc\""),
+            "\"svc\"",
+            "through SASL",
+        ),
+        (
+            secured(
+                "protocol = \"sasl_plaintext\"\n[[cluster.security.users]]\nname = \"svc\"\npassword = \"a,b\"",
+                "",
+            ),
+            "\"a,b\"",
+            "a password is",
+        ),
+        (
+            secured(
+                "protocol = \"sasl_plaintext\"\n[[cluster.security.acls]]\nprincipal = \"nobody\"\nresource = \"topic\"\nname = \"t\"\noperation = \"write\"",
+                "",
+            ),
+            "\"nobody\"",
+            "no such user",
+        ),
+        (
+            secured("protocol = \"sasl_ssl\"", "expect = \"denied\""),
+            "\"denied\"",
+            "\"refused\"",
+        ),
+    ];
+    for (text, at, rule) in cases {
+        let e = parse(Path::new("s.toml"), &text).unwrap_err();
+        assert_eq!((e.line, e.column), position(&text, at, 0), "{e}");
+        assert!(e.message.contains(rule), "{e}");
+        assert!(!e.message.contains("a,b"), "a password in an error: {e}");
+    }
 }

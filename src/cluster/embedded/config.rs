@@ -34,10 +34,13 @@ pub const BROKER_SESSION_TIMEOUT_MS: u32 = 4000;
 pub struct NodeLayout {
     /// `node.id`.
     pub id: NodeId,
-    /// The client (PLAINTEXT) port.
+    /// The PLAINTEXT port: clients' of a plaintext cluster, else broker to broker and the
+    /// harness's probes only.
     pub broker_port: u16,
     /// The KRaft controller port.
     pub controller_port: u16,
+    /// The secured client listener's port (`CLIENT`), for a secured cluster.
+    pub client_port: Option<u16>,
     /// The node's folder: config, data, log.
     pub dir: PathBuf,
 }
@@ -73,11 +76,16 @@ pub fn check_overrides(overrides: &BTreeMap<String, String>) -> Result<(), Clust
 }
 
 /// The `server.properties` of `node` in a cluster of `all` nodes.
+///
+/// A node with a client port gets a `CLIENT` listener of protocol `client_protocol` (e.g.
+/// `SASL_SSL`) and the settings in `secured`, which users cannot override.
 pub fn server_properties(
     node: &NodeLayout,
     all: &[NodeLayout],
     kafka_major: u32,
     overrides: &BTreeMap<String, String>,
+    client_protocol: &str,
+    secured: &BTreeMap<String, String>,
 ) -> String {
     let n = all.len();
     let rf = n.min(3).to_string();
@@ -93,22 +101,29 @@ pub fn server_properties(
     };
     set("process.roles", "broker,controller".into());
     set("node.id", node.id.to_string());
+    let (client, client_map) = match node.client_port {
+        Some(port) => (
+            format!(",CLIENT://127.0.0.1:{port}"),
+            format!(",CLIENT:{client_protocol}"),
+        ),
+        None => (String::new(), String::new()),
+    };
     set(
         "listeners",
         format!(
-            "PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
+            "PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}{client}",
             node.broker_port, node.controller_port
         ),
     );
     set(
         "advertised.listeners",
-        format!("PLAINTEXT://127.0.0.1:{}", node.broker_port),
+        format!("PLAINTEXT://127.0.0.1:{}{client}", node.broker_port),
     );
     set("controller.listener.names", "CONTROLLER".into());
     set("inter.broker.listener.name", "PLAINTEXT".into());
     set(
         "listener.security.protocol.map",
-        "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".into(),
+        format!("PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT{client_map}"),
     );
     set("controller.quorum.voters", voters);
     set("log.dirs", node.data_dir().display().to_string());
@@ -140,7 +155,7 @@ pub fn server_properties(
         BROKER_SESSION_TIMEOUT_MS.to_string(),
     );
     set("broker.heartbeat.interval.ms", "500".into());
-    for (k, v) in overrides {
+    for (k, v) in overrides.iter().chain(secured) {
         props.insert(k.clone(), v.clone());
     }
     let mut out = String::from("# Written by kafka-harness.\n");
@@ -198,6 +213,7 @@ mod tests {
                 id,
                 broker_port: 9000 + id as u16 * 2,
                 controller_port: 9001 + id as u16 * 2,
+                client_port: None,
                 dir: PathBuf::from(format!("/tmp/n{id}")),
             })
             .collect()
@@ -206,7 +222,7 @@ mod tests {
     #[test]
     fn one_node_has_replication_factor_one() {
         let nodes = layout(1);
-        let props = server_properties(&nodes[0], &nodes, 4, &BTreeMap::new());
+        let props = server_properties(&nodes[0], &nodes, 4, &BTreeMap::new(), "", &BTreeMap::new());
         assert!(props.contains("offsets.topic.replication.factor=1\n"));
         assert!(props.contains("transaction.state.log.min.isr=1\n"));
         assert!(props.contains("share.coordinator.state.topic.min.isr=1\n"));
@@ -216,7 +232,7 @@ mod tests {
     #[test]
     fn three_nodes_list_every_voter_and_3x_has_no_share_keys() {
         let nodes = layout(3);
-        let props = server_properties(&nodes[1], &nodes, 3, &BTreeMap::new());
+        let props = server_properties(&nodes[1], &nodes, 3, &BTreeMap::new(), "", &BTreeMap::new());
         assert!(props.contains("node.id=2\n"));
         assert!(props.contains(
             "controller.quorum.voters=1@127.0.0.1:9003,2@127.0.0.1:9005,3@127.0.0.1:9007\n"
@@ -229,7 +245,7 @@ mod tests {
     fn overrides_win_but_owned_keys_are_refused() {
         let nodes = layout(1);
         let overrides = BTreeMap::from([("num.io.threads".to_owned(), "8".to_owned())]);
-        let props = server_properties(&nodes[0], &nodes, 4, &overrides);
+        let props = server_properties(&nodes[0], &nodes, 4, &overrides, "", &BTreeMap::new());
         assert!(props.contains("num.io.threads=8\n"));
         assert!(check_overrides(&overrides).is_ok());
         let owned = BTreeMap::from([("node.id".to_owned(), "7".to_owned())]);

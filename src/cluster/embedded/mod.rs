@@ -26,6 +26,7 @@
 
 pub mod config;
 pub mod provision;
+pub mod security;
 pub mod workdir;
 
 use std::collections::BTreeMap;
@@ -42,6 +43,7 @@ use nix::sys::signal::Signal;
 
 use self::config::NodeLayout;
 use self::provision::{KafkaDist, ProvisionRequest};
+use self::security::{Prepared, Security};
 use self::workdir::WorkDir;
 use super::admin::{self, PollError, poll_until};
 use super::{Capability, Cluster, ClusterError, ClusterKind, NodeId, NodeOp, TopicSpec};
@@ -69,6 +71,7 @@ pub struct EmbeddedClusterBuilder {
     terminate_grace: Duration,
     keep_data: bool,
     work_root: Option<PathBuf>,
+    security: Security,
 }
 
 impl Default for EmbeddedClusterBuilder {
@@ -83,6 +86,7 @@ impl Default for EmbeddedClusterBuilder {
             terminate_grace: Duration::from_secs(20),
             keep_data: false,
             work_root: None,
+            security: Security::default(),
         }
     }
 }
@@ -118,7 +122,8 @@ impl EmbeddedClusterBuilder {
         self.heap_mb = mb;
         self
     }
-    /// Use ports `base, base+1, ...` (two per node) instead of free ones chosen at random.
+    /// Use ports `base, base+1, ...` (two per node, three for a secured cluster) instead of
+    /// free ones chosen at random.
     pub fn base_port(mut self, port: u16) -> Self {
         self.base_port = Some(port);
         self
@@ -138,6 +143,12 @@ impl EmbeddedClusterBuilder {
         self.keep_data = keep;
         self
     }
+    /// How the client listener is secured, its users and ACLs (default: plaintext, no
+    /// authorizer); see [`security`].
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
+    }
     /// Where cluster folders go (default: `$TMPDIR/kafka-harness`).
     pub fn work_root(mut self, root: impl Into<PathBuf>) -> Self {
         self.work_root = Some(root.into());
@@ -153,6 +164,7 @@ impl EmbeddedClusterBuilder {
             )));
         }
         config::check_overrides(&self.broker_configs)?;
+        self.security.check()?;
         let request = self.provision.clone();
         let dist = tokio::task::spawn_blocking(move || provision::provision(&request))
             .await
@@ -164,22 +176,35 @@ impl EmbeddedClusterBuilder {
         let mut workdir = WorkDir::create(self.work_root.as_deref(), self.keep_data)?;
         let layouts = self.layouts(workdir.path())?;
         let major = dist.major();
+        let secured = match self.security.secured() {
+            true => Some(security::prepare(&self.security, workdir.path())?),
+            false => None,
+        };
+        let secured_props = secured
+            .as_ref()
+            .map(Prepared::broker_properties)
+            .unwrap_or_default();
         for layout in &layouts {
             fs::create_dir_all(layout.data_dir()).map_err(ClusterError::io(format!(
                 "creating {}",
                 layout.dir.display()
             )))?;
-            let props = config::server_properties(layout, &layouts, major, &self.broker_configs);
-            fs::write(layout.config_path(), props).map_err(ClusterError::io(format!(
-                "writing {}",
-                layout.config_path().display()
-            )))?;
+            let props = config::server_properties(
+                layout,
+                &layouts,
+                major,
+                &self.broker_configs,
+                self.security.protocol.kafka_name(),
+                &secured_props,
+            );
+            // 0600: a PLAIN user's password may be in it.
+            security::write_private(&layout.config_path(), &props)?;
             fs::write(layout.log_config_path(), config::log_config(major)).map_err(
                 ClusterError::io(format!("writing {}", layout.log_config_path().display())),
             )?;
         }
         let spawner = Spawner::new().map_err(ClusterError::io("starting the spawner thread"))?;
-        if let Err(e) = format_all(&spawner, &dist, &layouts).await {
+        if let Err(e) = format_all(&spawner, &dist, &layouts, secured.as_ref()).await {
             workdir.keep_on_drop();
             return Err(e);
         }
@@ -198,12 +223,14 @@ impl EmbeddedClusterBuilder {
             spawner,
             workdir,
             startup: Duration::ZERO,
+            secured,
         };
         let started_ok = async {
             for node in &cluster.nodes {
                 cluster.spawn(node).await?;
             }
-            cluster.wait_ready(self.startup_timeout).await
+            cluster.wait_ready(self.startup_timeout).await?;
+            cluster.secure().await
         };
         if let Err(e) = started_ok.await {
             // The error points at node logs: keep them for the user to read.
@@ -216,17 +243,19 @@ impl EmbeddedClusterBuilder {
 
     /// Chooses each node's ports and folder.
     fn layouts(&self, root: &Path) -> Result<Vec<NodeLayout>, ClusterError> {
+        let per_node = if self.security.secured() { 3 } else { 2 };
         let ports = match self.base_port {
-            Some(base) => fixed_ports(base, self.brokers)?,
-            None => free_ports(self.brokers * 2)?,
+            Some(base) => fixed_ports(base, self.brokers, per_node)?,
+            None => free_ports(self.brokers * per_node)?,
         };
         Ok((0..self.brokers)
             .map(|i| {
                 let id = i as NodeId + 1;
                 NodeLayout {
                     id,
-                    broker_port: ports[2 * i],
-                    controller_port: ports[2 * i + 1],
+                    broker_port: ports[per_node * i],
+                    controller_port: ports[per_node * i + 1],
+                    client_port: (per_node == 3).then(|| ports[per_node * i + 2]),
                     dir: root.join(format!("node-{id}")),
                 }
             })
@@ -246,6 +275,7 @@ pub struct EmbeddedCluster {
     spawner: Spawner,
     workdir: WorkDir,
     startup: Duration,
+    secured: Option<Prepared>,
 }
 
 #[derive(Debug)]
@@ -286,6 +316,65 @@ impl EmbeddedCluster {
     /// The cluster's folder (configs, data and logs of every node).
     pub fn data_dir(&self) -> &Path {
         self.workdir.path()
+    }
+
+    /// The client properties files of a secured cluster, for its super user: librdkafka
+    /// keys (`client.properties`) and Java client keys (`client-java.properties`).
+    pub fn client_properties(&self) -> Option<(PathBuf, PathBuf)> {
+        self.secured
+            .as_ref()
+            .map(|p| (p.client_properties_path(), p.java_properties_path()))
+    }
+
+    /// The client listener's security protocol.
+    pub fn security_protocol(&self) -> security::Protocol {
+        self.secured
+            .as_ref()
+            .map_or(security::Protocol::Plaintext, |p| p.security.protocol)
+    }
+
+    /// Client settings (with `bootstrap.servers`) of the user `name` the cluster was told
+    /// about; [`Cluster::client_config`] gives the harness's own super user's.
+    pub fn client_config_for(&self, name: &str) -> Result<BTreeMap<String, String>, ClusterError> {
+        let mut settings = match &self.secured {
+            Some(p) => p.client_settings(Some(name))?,
+            None => {
+                return Err(ClusterError::Invalid(format!(
+                    "user `{name}`: this cluster is plaintext and has no users"
+                )));
+            }
+        };
+        settings.insert("bootstrap.servers".into(), self.bootstrap_servers());
+        Ok(settings)
+    }
+
+    /// Creates the ACLs and writes the client properties files of a secured cluster.
+    async fn secure(&self) -> Result<(), ClusterError> {
+        let Some(prepared) = &self.secured else {
+            return Ok(());
+        };
+        if !prepared.security.acls.is_empty() {
+            let what = "creating the scenario's ACLs";
+            let acls = &prepared.security.acls;
+            poll_until(what, Duration::from_secs(30), POLL_INTERVAL, || async {
+                let addr = *self
+                    .live_addrs()
+                    .first()
+                    .ok_or_else(|| PollError::NotYet("no node is running".into()))?;
+                match wire::create_acls(addr, acls, Duration::from_secs(10)).await {
+                    Ok(()) => Ok(()),
+                    Err(e @ wire::WireError::Refused { .. }) => {
+                        Err(PollError::Fatal(ClusterError::Wire {
+                            what: what.into(),
+                            source: e,
+                        }))
+                    }
+                    Err(e) => Err(PollError::NotYet(e.to_string())),
+                }
+            })
+            .await?;
+        }
+        prepared.write_client_properties(&self.bootstrap_servers())
     }
 
     /// How long [`EmbeddedClusterBuilder::start`] took, provisioning excluded.
@@ -628,9 +717,22 @@ impl Cluster for EmbeddedCluster {
     fn bootstrap_servers(&self) -> String {
         self.nodes
             .iter()
-            .map(|n| format!("127.0.0.1:{}", n.layout.broker_port))
+            .map(|n| {
+                let port = n.layout.client_port.unwrap_or(n.layout.broker_port);
+                format!("127.0.0.1:{port}")
+            })
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    fn client_config(&self) -> BTreeMap<String, String> {
+        let mut settings = match &self.secured {
+            // The harness's own user always exists.
+            Some(p) => p.client_settings(None).unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
+        settings.insert("bootstrap.servers".into(), self.bootstrap_servers());
+        settings
     }
 
     fn kafka_version(&self) -> Option<String> {
@@ -717,10 +819,14 @@ impl Drop for EmbeddedCluster {
 }
 
 /// Formats every node's storage with one cluster id, all nodes at once.
+///
+/// A secured cluster's nodes are formatted from an argument file (`java @file`) that holds
+/// the SCRAM credentials, so no password is on a command line.
 async fn format_all(
     spawner: &Spawner,
     dist: &KafkaDist,
     layouts: &[NodeLayout],
+    secured: Option<&Prepared>,
 ) -> Result<(), ClusterError> {
     let cluster_id = new_cluster_id();
     let mut running = Vec::new();
@@ -743,12 +849,19 @@ async fn format_all(
                 layout.log_config_path().display()
             ))
             .arg("-cp")
-            .arg(dist.classpath())
-            .args(["kafka.tools.StorageTool", "format", "-t", &cluster_id, "-c"])
-            .arg(layout.config_path())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
+            .arg(dist.classpath());
+        match secured {
+            Some(p) => {
+                let args = p.write_format_args(&cluster_id, &layout.config_path())?;
+                command.arg(format!("@{}", args.display()));
+            }
+            None => {
+                command
+                    .args(["kafka.tools.StorageTool", "format", "-t", &cluster_id, "-c"])
+                    .arg(layout.config_path());
+            }
+        }
+        command.stdin(Stdio::null()).stdout(out).stderr(err);
         let child = spawner
             .spawn(command)
             .await
@@ -800,9 +913,9 @@ fn free_ports(n: usize) -> Result<Vec<u16>, ClusterError> {
         .map_err(ClusterError::io("finding free ports on 127.0.0.1"))
 }
 
-/// Ports `base..base+2n`, each checked free.
-fn fixed_ports(base: u16, brokers: usize) -> Result<Vec<u16>, ClusterError> {
-    (0..brokers * 2)
+/// Ports `base..base+per_node*n`, each checked free.
+fn fixed_ports(base: u16, brokers: usize, per_node: usize) -> Result<Vec<u16>, ClusterError> {
+    (0..brokers * per_node)
         .map(|i| {
             let port = base
                 .checked_add(i as u16)
@@ -810,7 +923,7 @@ fn fixed_ports(base: u16, brokers: usize) -> Result<Vec<u16>, ClusterError> {
             match TcpListener::bind(("127.0.0.1", port)) {
                 Ok(_) => Ok(port),
                 Err(_) => Err(ClusterError::PortTaken {
-                    node: (i / 2) as NodeId + 1,
+                    node: (i / per_node) as NodeId + 1,
                     port,
                 }),
             }
@@ -869,7 +982,7 @@ mod tests {
     fn a_taken_fixed_port_is_named() {
         let held = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = held.local_addr().unwrap().port();
-        match fixed_ports(port - 2, 2) {
+        match fixed_ports(port - 2, 2, 2) {
             Err(ClusterError::PortTaken { node: 2, port: p }) => assert_eq!(p, port),
             // The port below may itself be taken by someone else on a busy machine.
             Err(ClusterError::PortTaken { .. }) => {}
