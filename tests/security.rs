@@ -239,3 +239,103 @@ fn a_light_audit_flood_passes_on_sasl_ssl() {
         assert_eq!(check(result, name)["verdict"], "pass", "{name}");
     }
 }
+
+/// The Java client (Kafka's VerifiableProducer and VerifiableConsumer, logged in as their
+/// principals through the Java settings the harness writes on their stdin) writes and reads
+/// on SASL_SSL with ACLs; a consumer whose principal may not read its group is reported as
+/// refused by the `authorization` check, with the broker's reason.
+#[test]
+fn java_clients_log_in_and_a_refused_consumer_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let acl = |principal: &str, resource: &str, name: &str, operation: &str| {
+        format!(
+            "[[cluster.security.acls]]\nprincipal = \"{principal}\"\nresource = \"{resource}\"\n\
+             name = \"{name}\"\noperation = \"{operation}\"\n\n"
+        )
+    };
+    let user = |name: &str| {
+        format!(
+            "[[cluster.security.users]]\nname = \"{name}\"\npassword = \"{name}-pw-9\"\n\
+             mechanism = \"SCRAM-SHA-512\"\n\n"
+        )
+    };
+    let text = format!(
+        r#"name = "java-acl"
+seed = 2
+messages = 200
+drain_timeout = "20s"
+
+[cluster.security]
+protocol = "sasl_ssl"
+
+{}{}{}{}{}{}
+[[topics]]
+name = "events"
+partitions = 2
+
+[[producers]]
+name = "java-writer"
+driver = "verifiable"
+topic = "events"
+principal = "writer"
+keys = {{ count = 10, distribution = "uniform" }}
+rate = "100/s"
+
+[producers.client]
+acks = "all"
+retries = "2147483647"
+
+[[consumers]]
+name = "java-readers"
+driver = "verifiable"
+topic = "events"
+group = "ok"
+principal = "reader"
+
+[[consumers]]
+name = "denied-readers"
+driver = "rdkafka"
+topic = "events"
+group = "denied"
+principal = "outsider"
+
+[checks]
+anomalies = ["lost_write", "duplicate_write"]
+"#,
+        user("writer"),
+        user("reader"),
+        user("outsider"),
+        acl("writer", "topic", "events", "write"),
+        acl("reader", "topic", "events", "read") + &acl("reader", "group", "ok", "read"),
+        acl("outsider", "topic", "events", "read"),
+    );
+    let file = scenario(dir.path(), "java-acl", &text);
+    let out = dir.path().join("out");
+    let o = harness(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 1);
+    let result = &results(&out)[0];
+    assert_eq!(result["counts"]["acked"], 200, "{}", result["counts"]);
+    assert_eq!(check(result, "lost_write")["verdict"], "pass");
+    let authz = check(result, "authorization");
+    assert_eq!(authz["verdict"], "fail", "{authz}");
+    let detail = authz["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("refused") && detail.contains("authorization"),
+        "{detail}"
+    );
+    // The Java readers read what the Java writer wrote (200 records, at least once).
+    assert!(
+        result["counts"]["consumed"].as_u64().unwrap() >= 200,
+        "{}",
+        result["counts"]
+    );
+    let text = std::fs::read_to_string(common::cli::run_dirs(&out)[0].join("result.json")).unwrap();
+    for secret in ["writer-pw-9", "reader-pw-9", "outsider-pw-9"] {
+        assert!(!text.contains(secret), "{secret} in result.json");
+    }
+}

@@ -1,8 +1,9 @@
 //! `authorization`: whether each producer table was let in or kept out as its scenario
 //! says. A table with `expect = "refused"` passes when every one of its sends was a
 //! definite failure for authorization (and it sent at least one); any other table fails
-//! the check when the broker refused one of its sends for authorization. Runs only when
-//! a scenario secures its cluster or states an expectation.
+//! the check when the broker refused one of its sends for authorization. A consumer the
+//! broker refused its group or topic fails it too, named with the broker's reason. Runs
+//! when a scenario secures its cluster, states an expectation, or a consumer was refused.
 //!
 //! ```text
 //!   compliance (expect refused): 40 of 40 sends refused: Broker: Topic authorization failed  pass
@@ -11,7 +12,7 @@
 //! ```
 
 use super::{CheckResult, Example, Verdict};
-use crate::history::{History, Outcome};
+use crate::history::{GroupEvent, History, Outcome};
 use crate::scenario::{Expect, Plan};
 
 /// The check's name in results.
@@ -25,8 +26,19 @@ pub fn is_refusal(reason: &str) -> bool {
 
 /// The `authorization` check, when the plan secures its cluster or expects a refusal.
 pub fn judge(plan: &Plan, history: &History) -> Option<CheckResult> {
+    let refused_consumers: Vec<(u32, &str)> = history
+        .group_events
+        .iter()
+        .filter_map(|e| match e {
+            GroupEvent::Refused {
+                consumer, reason, ..
+            } => Some((*consumer, reason.as_str())),
+            _ => None,
+        })
+        .collect();
     let relevant = plan.cluster.security != Default::default()
-        || plan.producers.iter().any(|p| p.expect == Expect::Refused);
+        || plan.producers.iter().any(|p| p.expect == Expect::Refused)
+        || !refused_consumers.is_empty();
     if !relevant {
         return None;
     }
@@ -81,6 +93,21 @@ pub fn judge(plan: &Plan, history: &History) -> Option<CheckResult> {
             }
             Expect::Accepted => {}
         }
+    }
+    // A consumer refused its group or topic reads nothing: no scenario expects that.
+    let mut seen = Vec::new();
+    for (consumer, reason) in refused_consumers {
+        if seen.contains(&consumer) {
+            continue;
+        }
+        seen.push(consumer);
+        let note = format!("consumer {consumer}: refused: {reason}");
+        lines.push(note.clone());
+        problems.push(Example {
+            consumer: Some(consumer),
+            note,
+            ..Example::default()
+        });
     }
     let verdict = if problems.is_empty() {
         Verdict::Pass

@@ -163,7 +163,9 @@ pub fn group_report(
                 at,
                 partitions,
             } => items.push((*at, *consumer, "revoked", partitions)),
-            GroupEvent::Committed { .. } | GroupEvent::CommitFailed { .. } => {}
+            GroupEvent::Committed { .. }
+            | GroupEvent::CommitFailed { .. }
+            | GroupEvent::Refused { .. } => {}
         }
     }
     for f in faults.iter().filter(|f| f.outcome == "ok") {

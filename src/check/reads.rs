@@ -188,7 +188,9 @@ pub(super) fn nonmonotonic_poll_in(cx: &Context<'_>, settings: &CheckSettings) -
                 at,
                 partitions,
             } => (*consumer, *at, partitions),
-            GroupEvent::Committed { .. } | GroupEvent::CommitFailed { .. } => continue,
+            GroupEvent::Committed { .. }
+            | GroupEvent::CommitFailed { .. }
+            | GroupEvent::Refused { .. } => continue,
         };
         for &(topic, partition) in partitions {
             bounds.push(((consumer, partition_group(topic, partition)), at));

@@ -403,6 +403,16 @@ pub enum ConsumerEvent {
         /// Wall-clock time, microseconds since the UNIX epoch.
         at_us: u64,
     },
+    /// The broker refused the consumer its group or topic (authorization): it reads nothing
+    /// while refused. Reported once per distinct reason.
+    Refused {
+        /// Consumer instance.
+        consumer: u32,
+        /// The client's error.
+        reason: String,
+        /// Wall-clock time, microseconds since the UNIX epoch.
+        at_us: u64,
+    },
     /// A commit failed: the group's committed offsets did not move (for these partitions).
     CommitFailed {
         /// Consumer instance.

@@ -171,6 +171,18 @@ impl ProducerDriver for RdkafkaProducer {
     }
 }
 
+/// Whether a consumer's error is the broker refusing it its group or topic.
+fn refused(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::GroupAuthorizationFailed
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed
+        )
+    )
+}
+
 /// Reports rebalances and commits of one consumer instance.
 struct GroupContext {
     consumer: u32,
@@ -393,6 +405,8 @@ impl ConsumerDriver for RdkafkaConsumer {
             let mut commit_tick = tokio::time::interval(COMMIT_INTERVAL);
             // The offsets stored after processing (`after_processing`): partition of the
             // topic to the next offset to read, to name them when a commit fails.
+            // Authorization refusals reported so far (each once).
+            let mut refusals: Vec<String> = Vec::new();
             let mut stored: BTreeMap<i32, i64> = BTreeMap::new();
             loop {
                 let message = tokio::select! {
@@ -407,6 +421,15 @@ impl ConsumerDriver for RdkafkaConsumer {
                 let message = match message {
                     Ok(m) => m,
                     Err(e) => {
+                        let reason = e.to_string();
+                        if refused(&e) && !refusals.contains(&reason) {
+                            refusals.push(reason.clone());
+                            let _ = events.send(ConsumerEvent::Refused {
+                                consumer: self.instance,
+                                reason,
+                                at_us: now_us(),
+                            });
+                        }
                         tracing::debug!("consumer {}: {e}", self.instance);
                         continue;
                     }

@@ -86,6 +86,15 @@ pub struct Delivery {
 /// Consumer-group events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupEvent {
+    /// The broker refused a consumer its group or topic (authorization).
+    Refused {
+        /// The consumer instance.
+        consumer: u32,
+        /// When.
+        at: Micros,
+        /// The client's error.
+        reason: String,
+    },
     /// Partitions assigned to a consumer.
     Assigned {
         /// The consumer instance.

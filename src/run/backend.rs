@@ -5,7 +5,7 @@
 use crate::cluster::embedded::security as cs;
 use crate::cluster::{Capability, ClusterKind, NodeOp};
 use crate::scenario::security as ss;
-use crate::scenario::{BrokerOp, Need, Plan, ScenarioError};
+use crate::scenario::{BrokerOp, DriverKind, Need, Plan, ScenarioError};
 
 /// Refuses a scenario whose faults the cluster backend `kind` cannot apply, naming the
 /// fault's place in the file and what the backend can do.
@@ -17,6 +17,32 @@ pub fn refuse_unsupported(plan: &Plan, kind: ClusterKind) -> Result<(), Scenario
             column: 0,
             message: format!(
                 "[cluster.security] secures an embedded cluster; the {kind} cluster cannot take it: run it with --cluster embedded"
+            ),
+        });
+    }
+    let rskafka = plan
+        .producers
+        .iter()
+        .filter(|p| p.driver == DriverKind::Rskafka)
+        .map(|p| format!("producer table `{}`", p.name))
+        .chain(
+            plan.consumers
+                .iter()
+                .filter(|c| c.driver == DriverKind::Rskafka)
+                .map(|c| format!("consumer table `{}`", c.name)),
+        )
+        .next();
+    if let Some(table) = rskafka
+        && plan.cluster.security.protocol != ss::Protocol::Plaintext
+    {
+        return Err(ScenarioError {
+            file: plan.file.clone(),
+            line: 0,
+            column: 0,
+            message: format!(
+                "{table} uses driver = \"rskafka\", which cannot log in or speak TLS, and \
+                 [cluster.security] secures the cluster: use driver = \"rdkafka\" (or remove \
+                 [cluster.security])"
             ),
         });
     }

@@ -314,6 +314,18 @@ impl Collector {
                 partitions,
                 at_us,
             } => self.assignment(consumer, &partitions, at_us, false),
+            ConsumerEvent::Refused {
+                consumer,
+                reason,
+                at_us,
+            } => {
+                tracing::warn!("consumer {consumer}: refused by the broker: {reason}");
+                self.history.group_events.push(GroupEvent::Refused {
+                    consumer,
+                    at: self.run_us(at_us),
+                    reason,
+                });
+            }
             ConsumerEvent::CommitFailed {
                 consumer,
                 offsets,

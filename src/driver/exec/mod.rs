@@ -442,7 +442,8 @@ async fn launch(spec: &ExecSpec, env: &ExecEnv) -> Result<Launched, super::Drive
         Dialect::Verifiable => {
             let mut settings = spec.configure.security.clone();
             settings.extend(spec.configure.client.clone());
-            let _ = stdin.write_all(&verifiable::properties(&settings)).await;
+            let java = verifiable::java_settings(&settings);
+            let _ = stdin.write_all(&verifiable::properties(&java)).await;
             let _ = stdin.shutdown().await;
             None
         }

@@ -142,6 +142,48 @@ pub fn properties(settings: &BTreeMap<String, String>) -> Vec<u8> {
     out
 }
 
+/// `settings` (librdkafka's spelling, as a cluster and a table's login give them) in the
+/// Java client's: `sasl.username` and `sasl.password` become the mechanism's JAAS line, a PEM
+/// CA file (`ssl.ca.location`) a PEM truststore, a PEM certificate and key (mutual TLS) a PEM
+/// keystore with their contents inline; every other setting passes as it is.
+pub fn java_settings(settings: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut out = settings.clone();
+    let quoted = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+    if let (Some(user), Some(password)) = (out.remove("sasl.username"), out.remove("sasl.password"))
+    {
+        let mechanism = out
+            .get("sasl.mechanism")
+            .map(|m| m.to_ascii_uppercase())
+            .unwrap_or_default();
+        let module = if mechanism.starts_with("SCRAM") {
+            "org.apache.kafka.common.security.scram.ScramLoginModule"
+        } else {
+            "org.apache.kafka.common.security.plain.PlainLoginModule"
+        };
+        out.entry("sasl.jaas.config".into()).or_insert(format!(
+            "{module} required username={} password={};",
+            quoted(&user),
+            quoted(&password)
+        ));
+    }
+    if let Some(ca) = out.remove("ssl.ca.location") {
+        out.insert("ssl.truststore.type".into(), "PEM".into());
+        out.insert("ssl.truststore.location".into(), ca);
+    }
+    if let (Some(cert), Some(key)) = (
+        out.remove("ssl.certificate.location"),
+        out.remove("ssl.key.location"),
+    ) && let (Ok(cert), Ok(key)) = (
+        std::fs::read_to_string(&cert),
+        std::fs::read_to_string(&key),
+    ) {
+        out.insert("ssl.keystore.type".into(), "PEM".into());
+        out.insert("ssl.keystore.certificate.chain".into(), cert);
+        out.insert("ssl.keystore.key".into(), key);
+    }
+    out
+}
+
 /// The message a VerifiableProducer value names: `<producer>.<seq>`, for one of `producers`.
 pub fn message_of(value: &[u8], producers: &[u32]) -> Option<MsgId> {
     let text = std::str::from_utf8(value).ok()?;
@@ -598,6 +640,39 @@ mod tests {
         assert_eq!(
             back.get("sasl.jaas.config").map(String::as_str),
             Some("a=b: c\\d #e")
+        );
+    }
+
+    #[test]
+    fn librdkafka_settings_become_the_java_clients() {
+        let settings = BTreeMap::from([
+            ("security.protocol".to_owned(), "sasl_ssl".to_owned()),
+            ("sasl.mechanism".to_owned(), "SCRAM-SHA-512".to_owned()),
+            ("sasl.username".to_owned(), "svc".to_owned()),
+            ("sasl.password".to_owned(), "p\"w\\1".to_owned()),
+            ("ssl.ca.location".to_owned(), "/c/ca.pem".to_owned()),
+            ("acks".to_owned(), "all".to_owned()),
+        ]);
+        let java = java_settings(&settings);
+        assert_eq!(
+            java["sasl.jaas.config"],
+            "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"svc\" password=\"p\\\"w\\\\1\";"
+        );
+        assert_eq!(java["ssl.truststore.type"], "PEM");
+        assert_eq!(java["ssl.truststore.location"], "/c/ca.pem");
+        assert_eq!(java["acks"], "all");
+        assert_eq!(java["security.protocol"], "sasl_ssl");
+        for gone in ["sasl.username", "sasl.password", "ssl.ca.location"] {
+            assert!(!java.contains_key(gone), "{gone}");
+        }
+        let plain = BTreeMap::from([
+            ("sasl.mechanism".to_owned(), "PLAIN".to_owned()),
+            ("sasl.username".to_owned(), "a".to_owned()),
+            ("sasl.password".to_owned(), "b".to_owned()),
+        ]);
+        assert!(
+            java_settings(&plain)["sasl.jaas.config"]
+                .starts_with("org.apache.kafka.common.security.plain.PlainLoginModule required")
         );
     }
 
