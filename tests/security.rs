@@ -339,3 +339,100 @@ anomalies = ["lost_write", "duplicate_write"]
         assert!(!text.contains(secret), "{secret} in result.json");
     }
 }
+
+/// `cluster up` with `args`, its printed lines (`bootstrap`, `client.properties`, ...).
+fn cluster_up(args: &[&str]) -> (Up, BTreeMap<String, String>) {
+    let child = Command::new(env!("CARGO_BIN_EXE_kafka-harness"))
+        .args(["cluster", "up"])
+        .args(args)
+        .env_remove("KAFKA_HOME")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut up = Up(child);
+    let mut lines = BufReader::new(up.0.stdout.take().unwrap()).lines();
+    let mut printed = BTreeMap::new();
+    for _ in 0..3 {
+        let line = lines.next().unwrap().unwrap();
+        let (k, v) = line.split_once('=').unwrap();
+        printed.insert(k.to_owned(), v.to_owned());
+    }
+    (up, printed)
+}
+
+/// Every listener `cluster up --security` offers, with librdkafka (the printed
+/// `client.properties`) and the Java client (the printed `client-java.properties`): records
+/// written and read back on a real broker.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_listener_kind_round_trips_with_both_property_files() {
+    let (java_bin, libs) = tokio::task::spawn_blocking(|| {
+        kafka_harness::cluster::embedded::provision::tools(
+            kafka_harness::cluster::embedded::DEFAULT_KAFKA_VERSION,
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    for args in [
+        &["--security", "sasl_plaintext", "--mechanism", "PLAIN"][..],
+        &[
+            "--security",
+            "sasl_plaintext",
+            "--mechanism",
+            "SCRAM-SHA-256",
+        ],
+        &["--security", "ssl"],
+        &["--security", "ssl", "--mutual-tls"],
+        &[
+            "--security",
+            "sasl_ssl",
+            "--mechanism",
+            "SCRAM-SHA-256",
+            "--mutual-tls",
+        ],
+    ] {
+        let (up, printed) = tokio::task::spawn_blocking(move || cluster_up(args))
+            .await
+            .unwrap();
+        let librdkafka = properties(&printed["client.properties"]);
+        let topic = common::topic("kinds");
+        let spec = TopicSpec::new(&topic, 1, 1);
+        admin::create_topic(&librdkafka, &spec).await.unwrap();
+        admin::wait_for_leaders(&librdkafka, &spec).await.unwrap();
+        let values = common::values(3);
+        let offsets = common::rdkafka_produce(&librdkafka, &topic, 0, &values).await;
+        assert_eq!(offsets, [0, 1, 2], "{args:?}");
+        let out = Command::new(&java_bin)
+            .arg("-cp")
+            .arg(format!("{}/*", libs.display()))
+            .args(["-Xmx256m", "-XX:TieredStopAtLevel=1"])
+            .args([
+                "org.apache.kafka.tools.VerifiableProducer",
+                "--bootstrap-server",
+            ])
+            .arg(&printed["bootstrap"])
+            .args([
+                "--topic",
+                &topic,
+                "--max-messages",
+                "2",
+                "--acks",
+                "-1",
+                "--command-config",
+            ])
+            .arg(&printed["client-java.properties"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.matches("producer_send_success").count(),
+            2,
+            "{args:?}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let read = common::rdkafka_read(&librdkafka, &topic, 0, 5).await;
+        assert_eq!(read.len(), 5, "{args:?}: {read:?}");
+        drop(up);
+    }
+}
