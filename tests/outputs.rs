@@ -215,27 +215,10 @@ fn an_output_folder_that_cannot_be_written_is_refused_before_any_broker_starts()
     assert!(!e.contains("starting") && !e.contains("running"), "{e}");
 }
 
-/// `kafka-harness run FILE --cluster external --bootstrap <shared> --client-config CONFIG
-/// --out OUT`, and its output.
+/// `kafka-harness run FILE` on the shared cluster with `--client-config CONFIG`.
 async fn run_with_client_config(file: &Path, config: &Path, out: &Path) -> std::process::Output {
-    let bootstrap = kafka_harness::Cluster::bootstrap_servers(common::shared_cluster().await);
-    let args: Vec<String> = vec![
-        "run".into(),
-        file.display().to_string(),
-        "--cluster".into(),
-        "external".into(),
-        "--bootstrap".into(),
-        bootstrap,
-        "--client-config".into(),
-        config.display().to_string(),
-        "--out".into(),
-        out.display().to_string(),
-    ];
-    tokio::task::spawn_blocking(move || {
-        harness(&args.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .unwrap()
+    let config = config.display().to_string();
+    common::cli::on_shared("run", file, out, &["--client-config", &config]).await
 }
 
 #[tokio::test]

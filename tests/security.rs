@@ -74,21 +74,9 @@ fn refused(settings: &BTreeMap<String, String>) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn java_client_round_trips_through_cluster_up_sasl_ssl_and_bad_credentials_are_refused() {
-    let up = Command::new(env!("CARGO_BIN_EXE_kafka-harness"))
-        .args(["cluster", "up", "--security", "sasl_ssl"])
-        .env_remove("KAFKA_HOME")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
+    let (mut up, printed) = tokio::task::spawn_blocking(|| cluster_up(&["--security", "sasl_ssl"]))
+        .await
         .unwrap();
-    let mut up = Up(up);
-    let mut lines = BufReader::new(up.0.stdout.take().unwrap()).lines();
-    let mut printed = BTreeMap::new();
-    for _ in 0..3 {
-        let line = lines.next().unwrap().unwrap();
-        let (k, v) = line.split_once('=').unwrap();
-        printed.insert(k.to_owned(), v.to_owned());
-    }
     let bootstrap = printed["bootstrap"].clone();
     let librdkafka = properties(&printed["client.properties"]);
     let java = properties(&printed["client-java.properties"]);
@@ -114,25 +102,14 @@ async fn java_client_round_trips_through_cluster_up_sasl_ssl_and_bad_credentials
     .await
     .unwrap()
     .unwrap();
-    let out = Command::new(java_bin)
-        .arg("-cp")
-        .arg(format!("{}/*", libs.display()))
-        .args(["-Xmx256m", "-XX:TieredStopAtLevel=1"])
-        .args([
-            "org.apache.kafka.tools.VerifiableProducer",
-            "--bootstrap-server",
-            &bootstrap,
-            "--topic",
-            &topic,
-            "--max-messages",
-            "5",
-            "--acks",
-            "-1",
-            "--command-config",
-            &printed["client-java.properties"],
-        ])
-        .output()
-        .unwrap();
+    let out = java_produce(
+        &java_bin,
+        &libs,
+        &bootstrap,
+        &topic,
+        5,
+        &printed["client-java.properties"],
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         text.matches("producer_send_success").count(),
@@ -340,6 +317,38 @@ anomalies = ["lost_write", "duplicate_write"]
     }
 }
 
+/// Kafka's own Java client (VerifiableProducer) sending `n` records to `topic` with the
+/// Java properties file `config`, as it is.
+fn java_produce(
+    java: &std::path::Path,
+    libs: &std::path::Path,
+    bootstrap: &str,
+    topic: &str,
+    n: u32,
+    config: &str,
+) -> std::process::Output {
+    Command::new(java)
+        .arg("-cp")
+        .arg(format!("{}/*", libs.display()))
+        .args(["-Xmx256m", "-XX:TieredStopAtLevel=1"])
+        .args([
+            "org.apache.kafka.tools.VerifiableProducer",
+            "--bootstrap-server",
+            bootstrap,
+        ])
+        .args([
+            "--topic",
+            topic,
+            "--max-messages",
+            &n.to_string(),
+            "--acks",
+            "-1",
+        ])
+        .args(["--command-config", config])
+        .output()
+        .unwrap()
+}
+
 /// `cluster up` with `args`, its printed lines (`bootstrap`, `client.properties`, ...).
 fn cluster_up(args: &[&str]) -> (Up, BTreeMap<String, String>) {
     let child = Command::new(env!("CARGO_BIN_EXE_kafka-harness"))
@@ -403,27 +412,14 @@ async fn every_listener_kind_round_trips_with_both_property_files() {
         let values = common::values(3);
         let offsets = common::rdkafka_produce(&librdkafka, &topic, 0, &values).await;
         assert_eq!(offsets, [0, 1, 2], "{args:?}");
-        let out = Command::new(&java_bin)
-            .arg("-cp")
-            .arg(format!("{}/*", libs.display()))
-            .args(["-Xmx256m", "-XX:TieredStopAtLevel=1"])
-            .args([
-                "org.apache.kafka.tools.VerifiableProducer",
-                "--bootstrap-server",
-            ])
-            .arg(&printed["bootstrap"])
-            .args([
-                "--topic",
-                &topic,
-                "--max-messages",
-                "2",
-                "--acks",
-                "-1",
-                "--command-config",
-            ])
-            .arg(&printed["client-java.properties"])
-            .output()
-            .unwrap();
+        let out = java_produce(
+            &java_bin,
+            &libs,
+            &printed["bootstrap"],
+            &topic,
+            2,
+            &printed["client-java.properties"],
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(
             text.matches("producer_send_success").count(),

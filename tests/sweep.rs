@@ -53,25 +53,9 @@ e2e_p99 = "2s"
     )
 }
 
-/// `kafka-harness sweep FILE --cluster external --bootstrap <shared> --out OUT ARGS...`.
+/// `kafka-harness sweep FILE` on the shared cluster, with `args`.
 async fn sweep(file: &Path, out: &Path, args: &[&str]) -> std::process::Output {
-    let bootstrap = kafka_harness::Cluster::bootstrap_servers(common::shared_cluster().await);
-    let mut all: Vec<String> = vec![
-        "sweep".into(),
-        file.display().to_string(),
-        "--cluster".into(),
-        "external".into(),
-        "--bootstrap".into(),
-        bootstrap,
-        "--out".into(),
-        out.display().to_string(),
-    ];
-    all.extend(args.iter().map(|a| a.to_string()));
-    tokio::task::spawn_blocking(move || {
-        harness(&all.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .unwrap()
+    common::cli::on_shared("sweep", file, out, args).await
 }
 
 /// The one sweep folder under `out`, and its sweep.json.

@@ -71,13 +71,30 @@ pub fn check<'a>(result: &'a Value, name: &str) -> &'a Value {
 /// Runs `kafka-harness run FILE --cluster external --bootstrap <the shared cluster> --out
 /// OUT` from `cwd` (the test's own folder when `None`) and waits for it.
 pub async fn run_on_shared(file: &Path, out: &Path, cwd: Option<&Path>) -> Output {
+    on_shared_in("run", file, out, &[], cwd).await
+}
+
+/// Runs `kafka-harness SUBCOMMAND FILE --cluster external --bootstrap <the shared cluster>
+/// --out OUT EXTRA...` and waits for it.
+pub async fn on_shared(subcommand: &str, file: &Path, out: &Path, extra: &[&str]) -> Output {
+    on_shared_in(subcommand, file, out, extra, None).await
+}
+
+async fn on_shared_in(
+    subcommand: &str,
+    file: &Path,
+    out: &Path,
+    extra: &[&str],
+    cwd: Option<&Path>,
+) -> Output {
     let bootstrap = kafka_harness::Cluster::bootstrap_servers(super::shared_cluster().await);
     let mut command = Command::new(env!("CARGO_BIN_EXE_kafka-harness"));
     command
-        .arg("run")
+        .arg(subcommand)
         .arg(file)
         .args(["--cluster", "external", "--bootstrap", &bootstrap, "--out"])
         .arg(out)
+        .args(extra)
         .env_remove("KAFKA_HOME");
     if let Some(cwd) = cwd {
         command.current_dir(cwd);
