@@ -34,8 +34,14 @@ pub fn client_properties(
             origin.display()
         ))
     };
-    let map = java_properties::read(bytes).map_err(|e| match e.line_number() {
-        Some(line) => invalid(format!("line {line}: {e}")),
+    // A blank first line changes nothing (Java skips blank lines), and keeps the parser's
+    // decoder from sniffing a byte-order mark: the `java-properties` crate panics on a file
+    // that starts with part of one (a lone 0xEF), where Java reads ISO-8859-1 characters.
+    let mut text = Vec::with_capacity(bytes.len() + 1);
+    text.push(b'\n');
+    text.extend_from_slice(bytes);
+    let map = java_properties::read(&text[..]).map_err(|e| match e.line_number() {
+        Some(line) => invalid(format!("line {}: {e}", line.saturating_sub(1).max(1))),
         None => invalid(e.to_string()),
     })?;
     let mut settings = BTreeMap::new();
@@ -176,6 +182,18 @@ mod tests {
             "org.apache.kafka.common.security.scram.ScramLoginModule required;"
         );
         assert_eq!(settings.len(), 6);
+        // What the fuzzer found: a file starting with part of a byte-order mark panicked
+        // the parser. Java reads those bytes as ISO-8859-1 characters of the first key.
+        for odd in [
+            &b"\xef"[..],
+            b"\xef\xbb",
+            b"\xfe",
+            b"\xff",
+            b"\xef\xbb\xbfa=b",
+        ] {
+            let read = client_properties(odd, std::path::Path::new("odd.properties"));
+            assert!(read.is_ok_and(|s| s.len() == 1), "{odd:?}");
+        }
         let e =
             read_client_properties(std::path::Path::new("/no/such/client.properties")).unwrap_err();
         assert!(
