@@ -1,24 +1,28 @@
-//! The peer comparison: our rdkafka producer, with the harness's bookkeeping on, against
+//! The peer comparison: our rdkafka producer, with the harness's bookkeeping on, against a
+//! bare librdkafka send loop (the harness's own cost) and against
 //! Kafka's own `kafka-producer-perf-test` (`org.apache.kafka.tools.ProducerPerformance`), on
 //! one embedded 1-node cluster, same record count, record size and producer settings.
 //!
 //! Run: `cargo bench --bench peer`. Settings: `PEER_RECORDS` (default 500000), `PEER_SIZE`
 //! (value bytes, default 1024), `PEER_RUNS` (per side, default 3), `PEER_PARTITIONS`
-//! (default 1), `PEER_IDEMPOTENCE` (`true`/`false`, set on both sides; default `true`, the
+//! (default 1), `PEER_MAX_IN_FLIGHT` (our producer's `max_in_flight`; default 6 batches' worth
+//! per partition, see `Settings::max_in_flight`), `PEER_IDEMPOTENCE` (`true`/`false`, set on both sides; default `true`, the
 //! Java producer's own default with acks=all), `PEER_TOOLS_VERSION` (the kafka-tools release to run; default the
 //! cluster's, else the newest one known to be on Maven Central).
 //!
 //! ```text
 //!   EmbeddedCluster (1 node, default version)
-//!     ├─ warm-up: ours, N/10 records, not reported
-//!     └─ ours, theirs, ours, theirs, ... (each on a topic of its own)
+//!     ├─ warm-up: ours, N records, not reported
+//!     └─ ours, bare, theirs, ours, bare, theirs, ... (each on a topic of its own)
 //!          ours   = scenario text ─scenario::parse─> Plan ─run::execute─> RunResult
 //!                   msgs/s = result.throughput.produced_msgs_per_s
+//!          bare   = a librdkafka ThreadedProducer send loop in this process, nothing else
+//!                   msgs/s = acknowledged / seconds from the first send until flush returned
 //!          theirs = java -cp '<kafka-tools jars>/*' ProducerPerformance ... (a child JVM)
 //!                   msgs/s = its final "N records sent, X records/sec ..." line
 //! ```
 //!
-//! Both figures are acknowledged records over the time from the producer's start to the
+//! All three figures are acknowledged records over the time from the producer's start to the
 //! last acknowledgement: ours is `result.throughput.produced_msgs_per_s` (with no warm-up:
 //! acknowledged sends / seconds from the producers' start until every outcome came back);
 //! ProducerPerformance's is successful callbacks / milliseconds from before its first send
@@ -29,11 +33,21 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
 use kafka_harness::cluster::embedded::provision::{self, ProvisionRequest};
 use kafka_harness::report::RunResult;
 use kafka_harness::run::engine::RunOptions;
 use kafka_harness::{Cluster, ClusterError, EmbeddedCluster, TopicSpec};
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// The allocator the `kafka-harness` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The newest kafka-tools release seen on Maven Central when this was written (4.4.0's
 /// kafka-tools was not published there, although its broker was).
@@ -51,6 +65,7 @@ struct Settings {
     runs: usize,
     partitions: i32,
     idempotence: bool,
+    max_in_flight: Option<usize>,
 }
 
 impl Settings {
@@ -69,6 +84,14 @@ impl Settings {
             size: var("PEER_SIZE", 1024usize),
             runs: var("PEER_RUNS", 3usize),
             partitions: var("PEER_PARTITIONS", 1i32),
+            max_in_flight: std::env::var("PEER_MAX_IN_FLIGHT")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| {
+                    v.trim()
+                        .parse()
+                        .unwrap_or_else(|_| panic!("PEER_MAX_IN_FLIGHT={v}: a count"))
+                }),
             idempotence: std::env::var("PEER_IDEMPOTENCE")
                 .ok()
                 .filter(|v| !v.trim().is_empty())
@@ -95,6 +118,9 @@ impl Settings {
     /// CPU. The Java producer waits on a condition instead, so its 32 MiB `buffer.memory`
     /// costs it nothing.
     fn max_in_flight(&self) -> usize {
+        if let Some(n) = self.max_in_flight {
+            return n;
+        }
         let per_batch = (BATCH_BYTES / self.size.max(1)).max(1);
         (REQUESTS_IN_FLIGHT + 1) * per_batch * self.partitions as usize
     }
@@ -176,6 +202,84 @@ async fn run_ours(
         "produced_msgs_per_s {rate} is not acked / measured_s {expected}"
     );
     (rate, result)
+}
+
+/// Counts the bare loop's delivery reports, and nothing else.
+#[derive(Default)]
+struct Counted {
+    acked: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl rdkafka::ClientContext for Counted {}
+
+impl ProducerContext for Counted {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        let counter = if result.is_ok() {
+            &self.acked
+        } else {
+            &self.failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One run of the bare loop on a fresh topic: librdkafka with our settings (the same
+/// partitioner, keys and value size) and nothing of the harness (no stamps, no history, no
+/// per-send bookkeeping, librdkafka's own local queue). Acknowledged records per second from
+/// the first send until `flush` returned, as ProducerPerformance counts.
+async fn run_bare(cluster: &EmbeddedCluster, s: &Settings, topic: &str) -> f64 {
+    cluster
+        .create_topic(&TopicSpec::new(topic, s.partitions, 1))
+        .await
+        .unwrap_or_else(|e| panic!("creating {topic}: {e}"));
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("partitioner", "murmur2_random");
+    for (k, v) in s.producer_props() {
+        config.set(k, v);
+    }
+    let producer: ThreadedProducer<Counted> = config
+        .create_with_context(Counted::default())
+        .unwrap_or_else(|e| panic!("the bare producer: {e}"));
+    let (records, size, topic) = (s.records, s.size, topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let keys: Vec<String> = (0..1000).map(|k| format!("key-{k}")).collect();
+        let value = vec![b'x'; size];
+        let start = Instant::now();
+        for i in 0..records {
+            let mut record = BaseRecord::to(&topic)
+                .key(&keys[i as usize % keys.len()])
+                .payload(&value[..]);
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                        record = r;
+                        producer.poll(Duration::from_millis(1));
+                    }
+                    Err((e, _)) => panic!("the bare producer: {e}"),
+                }
+            }
+        }
+        producer
+            .flush(THEIR_TIMEOUT)
+            .unwrap_or_else(|e| panic!("the bare producer's flush: {e}"));
+        let seconds = start.elapsed().as_secs_f64();
+        let c = producer.context();
+        let acked = c.acked.load(Ordering::Relaxed);
+        assert_eq!(
+            (acked, c.failed.load(Ordering::Relaxed)),
+            (records, 0),
+            "bare: every record should be acknowledged"
+        );
+        acked as f64 / seconds
+    })
+    .await
+    .expect("the bare loop")
 }
 
 /// What ProducerPerformance printed last.
@@ -452,11 +556,12 @@ fn main() {
         );
 
         // Warm the broker (JIT, page cache) so that the first measured run is not the cold one.
-        let warm = (s.records / 10).max(1);
+        let warm = s.records;
         let (rate, _) = run_ours(&cluster, &s, warm, &reports).await;
         eprintln!("peer: warm-up, ours, {warm} records: {rate:.0} msgs/s (not counted)");
 
         let mut ours = Vec::new();
+        let mut bare = Vec::new();
         let mut theirs = Vec::new();
         let mut our_ack = Vec::new();
         for run in 1..=s.runs {
@@ -467,6 +572,9 @@ fn main() {
             );
             ours.push(rate);
             our_ack.push(result.latency_us.ack);
+            let rate = run_bare(&cluster, &s, &format!("peer-bare-{run}")).await;
+            eprintln!("peer: run {run} bare   {rate:>10.0} msgs/s");
+            bare.push(rate);
             let summary = run_theirs(&cluster, &peer, &s, &format!("peer-theirs-{run}")).await;
             eprintln!("peer: run {run} theirs {:>10.0} msgs/s", summary.per_s);
             theirs.push(summary);
@@ -474,7 +582,7 @@ fn main() {
         drop(cluster); // every broker JVM is killed and reaped here
 
         let their_rates: Vec<f64> = theirs.iter().map(|t| t.per_s).collect();
-        let (m_ours, m_theirs) = (median(&ours), median(&their_rates));
+        let (m_ours, m_bare, m_theirs) = (median(&ours), median(&bare), median(&their_rates));
         let mib = |msgs: f64| msgs * s.size as f64 / (1024.0 * 1024.0);
         let props: Vec<String> = s
             .producer_props()
@@ -496,6 +604,11 @@ fn main() {
             s.max_in_flight()
         );
         println!(
+            "  bare:   a librdkafka send loop (ThreadedProducer, its default local queue), \
+             same settings, partitioner and keys, no stamps, no history; figure: acked / \
+             seconds from the first send until flush returned"
+        );
+        println!(
             "  theirs: org.apache.kafka.tools.ProducerPerformance from kafka-tools {}{}, \
              --throughput -1, null keys; figure: its final records/sec",
             peer.tools_version,
@@ -506,16 +619,22 @@ fn main() {
         );
         println!();
         println!(
-            "  {:<8} {:>13} {:>13}   {:>22} {:>22}",
-            "run", "ours msgs/s", "theirs msgs/s", "ours ack p50/p99 ms", "theirs p50/p99 ms"
+            "  {:<8} {:>13} {:>13} {:>13}   {:>22} {:>22}",
+            "run",
+            "ours msgs/s",
+            "bare msgs/s",
+            "theirs msgs/s",
+            "ours ack p50/p99 ms",
+            "theirs p50/p99 ms"
         );
         for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
             let ack = &our_ack[i];
             let their_p = |k: usize| t.percentiles_ms.get(k).copied().unwrap_or(f64::NAN);
             println!(
-                "  {:<8} {:>13.0} {:>13.0}   {:>22} {:>22}",
+                "  {:<8} {:>13.0} {:>13.0} {:>13.0}   {:>22} {:>22}",
                 i + 1,
                 o,
+                bare[i],
                 t.per_s,
                 format!(
                     "{:.1} / {:.1}",
@@ -525,15 +644,31 @@ fn main() {
                 format!("{:.0} / {:.0}", their_p(0), their_p(2)),
             );
         }
+        let spread = |v: &[f64]| {
+            let (lo, hi) = v
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+            format!("{lo:.0}..{hi:.0}")
+        };
         println!(
-            "  {:<8} {:>13.0} {:>13.0}   ({:.1} MiB/s vs {:.1} MiB/s of values)",
+            "  {:<8} {:>13.0} {:>13.0} {:>13.0}   ({:.1} / {:.1} / {:.1} MiB/s of values)",
             "median",
             m_ours,
+            m_bare,
             m_theirs,
             mib(m_ours),
+            mib(m_bare),
             mib(m_theirs)
         );
+        println!(
+            "  {:<8} {:>13} {:>13} {:>13}",
+            "spread",
+            spread(&ours),
+            spread(&bare),
+            spread(&their_rates)
+        );
         println!("  ratio ours/theirs (medians): {:.2}", m_ours / m_theirs);
+        println!("  ratio ours/bare   (medians): {:.2}", m_ours / m_bare);
     });
     // The reports of our runs live in the scratch folder, removed here.
     drop(scratch);

@@ -4,6 +4,12 @@ mod cli;
 
 use std::process::ExitCode;
 
+/// mimalloc, not glibc's malloc: a send's small allocations are made on the sending thread
+/// and freed on the client's delivery thread, which glibc's arenas pay for in consolidation
+/// (about 15 % of the sending thread's time at 100 B records).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     cli::main()
 }

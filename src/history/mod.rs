@@ -244,6 +244,8 @@ pub struct Log {
 pub struct KeyInterner {
     keys: Vec<Vec<u8>>,
     index: std::collections::HashMap<Vec<u8>, KeyId>,
+    /// Keys a generator made, by (key space, index): found without hashing their bytes.
+    generated: std::collections::HashMap<(u32, u64), KeyId, rustc_hash::FxBuildHasher>,
 }
 
 impl KeyInterner {
@@ -255,6 +257,22 @@ impl KeyInterner {
         let id = self.keys.len() as KeyId;
         self.keys.push(key.to_vec());
         self.index.insert(key.to_vec(), id);
+        id
+    }
+
+    /// The id of the key a generator makes for `index` in key space `space` (the same
+    /// space and index always make the same bytes): `make` runs only the first time.
+    pub fn intern_generated(
+        &mut self,
+        space: u32,
+        index: u64,
+        make: impl FnOnce() -> Vec<u8>,
+    ) -> KeyId {
+        if let Some(&id) = self.generated.get(&(space, index)) {
+            return id;
+        }
+        let id = self.intern(&make());
+        self.generated.insert((space, index), id);
         id
     }
 
@@ -278,4 +296,31 @@ pub struct FaultRecord {
     pub target: String,
     /// `ok`, or why it failed.
     pub outcome: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyInterner;
+
+    #[test]
+    fn a_generated_key_and_its_bytes_share_one_id() {
+        let mut keys = KeyInterner::default();
+        let a = keys.intern(b"key-000001");
+        let mut made = 0;
+        let mut make = |bytes: &[u8]| {
+            made += 1;
+            bytes.to_vec()
+        };
+        assert_eq!(keys.intern_generated(7, 1, || make(b"key-000001")), a);
+        let b = keys.intern_generated(7, 2, || make(b"key-000002"));
+        assert_ne!(a, b);
+        // Found by its space and index without making it again, and by its bytes.
+        assert_eq!(keys.intern_generated(7, 2, || make(b"unused")), b);
+        assert_eq!(keys.intern(b"key-000002"), b);
+        assert_eq!(made, 2);
+        assert_eq!(
+            keys.into_keys(),
+            vec![b"key-000001".to_vec(), b"key-000002".to_vec()]
+        );
+    }
 }

@@ -22,6 +22,11 @@ use crate::history::latency::Recorder;
 use crate::history::{
     Delivery, Failure, GroupEvent, History, KeyInterner, MsgId, Outcome, Send, TopicId, Txn,
 };
+use crate::scenario::Template;
+use crate::workload::write_key;
+
+/// The most events recorded under one lock of the live figures.
+const BURST: usize = 1024;
 
 /// What the collector is told.
 pub(super) enum Ev {
@@ -35,11 +40,19 @@ pub(super) enum Ev {
     Barrier(oneshot::Sender<()>),
 }
 
+/// A send's key: its bytes, or what makes them (interned without hashing the bytes).
+pub(super) enum SentKey {
+    /// The key's bytes.
+    Bytes(Vec<u8>),
+    /// The key [`write_key`] makes for this template and index.
+    Generated { template: Template, index: u64 },
+}
+
 /// A send and its outcome, on the run clock.
 pub(super) struct SendDone {
     pub id: MsgId,
     pub topic: TopicId,
-    pub key: Vec<u8>,
+    pub key: SentKey,
     pub size: usize,
     pub intended: u64,
     pub sent: u64,
@@ -131,12 +144,21 @@ impl Collector {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.tick().await;
         let mut display = progress.then(Progress::new);
+        // Events come in bursts (a produce request's acknowledgements at once): each burst is
+        // recorded under one lock of the live figures.
+        let mut burst = Vec::with_capacity(BURST);
+        let live = Arc::clone(&self.live);
         loop {
             tokio::select! {
-                e = rx.recv() => match e {
-                    Some(e) => self.record(e),
-                    None => break,
-                },
+                n = rx.recv_many(&mut burst, BURST) => {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut live = Live::lock(&live);
+                    for e in burst.drain(..) {
+                        self.record(e, &mut live);
+                    }
+                }
                 _ = tick.tick() => {
                     if let Some(display) = &mut display {
                         let counts = Live::lock(&self.live).counts;
@@ -157,11 +179,11 @@ impl Collector {
     }
 
     /// Records one event.
-    fn record(&mut self, event: Ev) {
+    fn record(&mut self, event: Ev, live: &mut Live) {
         match event {
-            Ev::Done(done) => self.send(done),
+            Ev::Done(done) => self.send(done, live),
             Ev::Txn(txn) => self.history.txns.push(txn),
-            Ev::Consumer(event) => self.consumer(event),
+            Ev::Consumer(event) => self.consumer(event, live),
             Ev::Barrier(reply) => {
                 let _ = reply.send(());
             }
@@ -196,8 +218,17 @@ impl Collector {
             .unwrap_or(0)
     }
 
-    fn send(&mut self, done: SendDone) {
-        let key = self.keys.intern(&done.key);
+    fn send(&mut self, done: SendDone, l: &mut Live) {
+        let key = match done.key {
+            SentKey::Bytes(bytes) => self.keys.intern(&bytes),
+            SentKey::Generated { template, index } => {
+                self.keys.intern_generated(template as u32, index, || {
+                    let mut bytes = Vec::new();
+                    write_key(template, index, &mut bytes);
+                    bytes
+                })
+            }
+        };
         let measured_send = done.intended >= self.warmup_us;
         let outcome = match done.outcome {
             SendOutcome::Ok { partition, offset } => Outcome::Ok { partition, offset },
@@ -217,7 +248,6 @@ impl Collector {
         );
         self.recorder.sent(done.sent);
         {
-            let mut l = Live::lock(&self.live);
             l.counts.attempted += 1;
             match outcome {
                 Outcome::Ok { partition, offset } => {
@@ -263,7 +293,7 @@ impl Collector {
         }
     }
 
-    fn consumer(&mut self, event: ConsumerEvent) {
+    fn consumer(&mut self, event: ConsumerEvent, live: &mut Live) {
         match event {
             ConsumerEvent::Delivered {
                 consumer,
@@ -289,12 +319,9 @@ impl Collector {
                     self.measured.consumed += 1;
                 }
                 let plan = self.plan_of(consumer);
-                {
-                    let mut l = Live::lock(&self.live);
-                    l.counts.consumed += 1;
-                    let high = l.delivered_high.entry((plan, t, partition)).or_insert(0);
-                    *high = (*high).max(offset + 1);
-                }
+                live.counts.consumed += 1;
+                let high = live.delivered_high.entry((plan, t, partition)).or_insert(0);
+                *high = (*high).max(offset + 1);
                 self.history.deliveries.push(Delivery {
                     consumer,
                     topic: t,
@@ -308,12 +335,12 @@ impl Collector {
                 consumer,
                 partitions,
                 at_us,
-            } => self.assignment(consumer, &partitions, at_us, true),
+            } => self.assignment(consumer, &partitions, at_us, true, live),
             ConsumerEvent::Revoked {
                 consumer,
                 partitions,
                 at_us,
-            } => self.assignment(consumer, &partitions, at_us, false),
+            } => self.assignment(consumer, &partitions, at_us, false, live),
             ConsumerEvent::Refused {
                 consumer,
                 reason,
@@ -372,11 +399,11 @@ impl Collector {
         partitions: &[(String, i32)],
         at_us: u64,
         assigned: bool,
+        live: &mut Live,
     ) {
         let partitions = self.topic_ids(partitions);
         let plan = self.plan_of(consumer);
         let at = self.run_us(at_us);
-        let mut live = Live::lock(&self.live);
         let set = live.assigned.entry(plan).or_default();
         let event = if assigned {
             set.extend(partitions.iter().copied());
@@ -395,7 +422,6 @@ impl Collector {
                 partitions,
             }
         };
-        drop(live);
         self.history.group_events.push(event);
     }
 }

@@ -121,7 +121,7 @@ mod tests {
     use super::*;
     use crate::driver::{ConsumerEvent, SendOutcome};
     use crate::history::MsgId;
-    use crate::run::collector::{Collector, SendDone};
+    use crate::run::collector::{Collector, SendDone, SentKey};
 
     const SCENARIO: &str = r#"
 name = "drain"
@@ -155,7 +155,7 @@ group = "g"
                 seq: offset as u64,
             },
             topic: 0,
-            key: b"k".to_vec(),
+            key: SentKey::Bytes(b"k".to_vec()),
             size: 1,
             intended: 0,
             sent: 0,

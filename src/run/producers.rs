@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use tokio::sync::{Semaphore, TryAcquireError, mpsc, watch};
 
-use super::collector::{Ev, SendDone};
+use super::collector::{Ev, SendDone, SentKey};
 use super::engine::RunError;
 use super::interrupt::Interrupt;
 use crate::cluster::Cluster;
@@ -27,7 +27,7 @@ use crate::driver::{Done, DriverError, OutRecord, ProducerDriver, SendOutcome, n
 use crate::history::stamp::Stamp;
 use crate::history::{MsgId, TopicId, Txn, TxnOutcome};
 use crate::scenario::{DriverKind, Plan, ProducerPlan, Rate, Seeds};
-use crate::workload::{Generator, KeyChooser, Template};
+use crate::workload::{Generator, KeyChooser, Template, write_key};
 
 /// One producer instance, ready to send.
 pub(super) enum Producer {
@@ -342,7 +342,7 @@ fn share(total: u64, i: u32, n: u32) -> u64 {
 /// A send waiting for its outcome.
 pub(super) struct Pending {
     pub id: MsgId,
-    pub key: Vec<u8>,
+    pub key: SentKey,
     pub size: usize,
     pub intended: u64,
     pub sent: u64,
@@ -462,7 +462,7 @@ async fn listen(
     let id = p.spec.id;
     let now = || run_start.elapsed().as_micros() as u64;
     let mut schedule_start = 0u64;
-    let pending = |seq: u64, key: Vec<u8>, size: usize, start: u64, done: u64| {
+    let pending = |seq: u64, key: SentKey, size: usize, start: u64, done: u64| {
         let intended = (start + (seq as f64 * 1e6 / p.rate) as u64).min(done);
         Pending {
             id: MsgId { producer: id, seq },
@@ -485,7 +485,8 @@ async fn listen(
             outcome,
         } => {
             let done = now();
-            let send = pending(seq, key.unwrap_or_default(), size, schedule_start, done);
+            let key = SentKey::Bytes(key.unwrap_or_default());
+            let send = pending(seq, key, size, schedule_start, done);
             let _ = tx.send(Ev::Done(send.done(p.topic_id, done, outcome, true)));
         }
     })
@@ -495,7 +496,7 @@ async fn listen(
         Ok(ended) => {
             let done = now();
             for seq in ended.unanswered {
-                let key = (seq % p.keys.max(1)).to_string().into_bytes();
+                let key = SentKey::Bytes((seq % p.keys.max(1)).to_string().into_bytes());
                 let size = format!("{id}.{seq}").len();
                 let send = pending(seq, key, size, schedule_start, done);
                 let outcome = SendOutcome::Indeterminate(ended.reason.clone());
@@ -576,10 +577,11 @@ async fn feed(
         };
         let sent_us = (run_start.elapsed().as_micros() as u64).max(intended_us);
         let index = spec.keys.next();
-        let key = spec.keys.key(index, spec.template);
-        spec.generator.value(&key, seq, &mut record.value);
         record.key.clear();
-        record.key.extend_from_slice(key.as_bytes());
+        write_key(spec.template, index, &mut record.key);
+        // Every generated key is ASCII.
+        let key = std::str::from_utf8(&record.key).unwrap_or_default();
+        spec.generator.value(key, seq, &mut record.value);
         record.stamp = Stamp {
             producer: spec.id,
             seq,
@@ -590,7 +592,10 @@ async fn feed(
                 producer: spec.id,
                 seq,
             },
-            key: key.into_bytes(),
+            key: SentKey::Generated {
+                template: spec.template,
+                index,
+            },
             size: record.value.len(),
             intended: intended_us,
             sent: sent_us,

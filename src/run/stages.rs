@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::collector::Ev;
+use super::collector::{Ev, SentKey};
 use super::producers::Pending;
 use crate::cluster::Cluster;
 use crate::driver::DriverError;
@@ -84,7 +84,7 @@ async fn adapt(
             let intended = intended_us.saturating_sub(epoch).min(done);
             let pending = Pending {
                 id,
-                key,
+                key: SentKey::Bytes(key),
                 size,
                 intended,
                 sent: intended,

@@ -102,17 +102,29 @@ impl KeyChooser {
 /// (distinct for distinct indices), `acct-000042` for webhook, `INV-000042` for invoice,
 /// `ws-000042` for compliance and `key-000042` for raw.
 pub fn key_string(template: Template, index: u64) -> String {
-    match template {
+    let mut out = Vec::new();
+    write_key(template, index, &mut out);
+    // Every key is ASCII.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends [`key_string`]'s key for `index` to `out`, without allocating when `out` has
+/// room: the producers' per-record path.
+pub fn write_key(template: Template, index: u64, out: &mut Vec<u8>) {
+    use std::io::Write;
+    // Writing to a Vec cannot fail.
+    let _ = match template {
         Template::Audit | Template::Auth => {
             let (hi, lo) = index_uuid(index);
-            uuid_text(hi, lo).iter().map(|&b| char::from(b)).collect()
+            out.extend_from_slice(&uuid_text(hi, lo));
+            Ok(())
         }
-        Template::Webhook => format!("acct-{index:06}"),
-        Template::Invoice => format!("INV-{index:06}"),
-        Template::Compliance => format!("ws-{index:06}"),
-        Template::Raw => format!("key-{index:06}"),
-        Template::Verifiable => index.to_string(),
-    }
+        Template::Webhook => write!(out, "acct-{index:06}"),
+        Template::Invoice => write!(out, "INV-{index:06}"),
+        Template::Compliance => write!(out, "ws-{index:06}"),
+        Template::Raw => write!(out, "key-{index:06}"),
+        Template::Verifiable => write!(out, "{index}"),
+    };
 }
 
 /// A version-4-shaped UUID (as two halves) holding all 64 bits of a bijective mix of

@@ -30,7 +30,7 @@ pub mod partitioner;
 pub mod template;
 
 pub use crate::scenario::{KeyDistribution, Template};
-pub use keys::{KeyChooser, key_string};
+pub use keys::{KeyChooser, key_string, write_key};
 pub use partitioner::{murmur2, partition_for_key};
 pub use template::{Generator, key_field, min_size_for_key};
 
