@@ -646,6 +646,7 @@ async fn sweep_scenario(args: SweepArgs) -> u8 {
                     .or(plan.duration)
                     .unwrap_or(std::time::Duration::from_secs(20)),
                 warmup: given.as_ref().map_or(plan.warmup, |g| g.warmup),
+                grid: given.map_or_else(|| vec![Default::default()], |g| g.grid),
             }
         }
         (_, _, Some(given)) => given,
@@ -686,12 +687,27 @@ async fn sweep_scenario(args: SweepArgs) -> u8 {
         interrupt: interrupt.clone(),
         ..Default::default()
     };
+    let labels: Vec<String> = plan
+        .sweep
+        .as_ref()
+        .map(|s| s.grid.iter().map(|p| p.label()).collect())
+        .unwrap_or_default();
     let on_step = |step: &kafka_harness::report::SweepStep,
                    seen: &[kafka_harness::run::sweep::Observation]| {
+        let point = match labels.get(step.point) {
+            Some(label) if labels.len() > 1 => {
+                format!(" of point {}/{} ({label})", step.point + 1, labels.len())
+            }
+            _ => String::new(),
+        };
+        let what = if step.warmup {
+            "warm-up step (not counted)".to_owned()
+        } else {
+            format!("step {}{point}", seen.len())
+        };
         let answer = kafka_harness::run::sweep::answer(seen);
         kafka_harness::note(format!(
-            "sweep step {}: {:.0}/s offered, {:.0}/s achieved, {}{}; so far: {}",
-            seen.len(),
+            "sweep {what}: {:.0}/s offered, {:.0}/s achieved, {}{}{}; so far: {}",
             step.offered,
             step.achieved,
             step.verdict,
@@ -699,6 +715,11 @@ async fn sweep_scenario(args: SweepArgs) -> u8 {
                 " (generator-limited)"
             } else {
                 ""
+            },
+            if step.restarted.is_empty() {
+                String::new()
+            } else {
+                format!("; restarted {}", step.restarted.join(", "))
             },
             answer.note
         ));

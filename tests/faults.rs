@@ -54,9 +54,15 @@ async fn three_nodes_survive_leader_and_controller_kills() {
     // Kill the leader of partition 0: a new leader is elected among the others.
     let leader = cluster.partition_leader(&topic, 0).await.unwrap().unwrap();
     let pid = cluster.pid(leader).unwrap().unwrap();
+    assert_eq!(cluster.nodes_down(), vec![]);
     cluster.apply(leader, NodeOp::Kill).await.unwrap();
     assert!(!alive(pid), "killed node {leader} (pid {pid}) still runs");
     assert_eq!(cluster.pid(leader).unwrap(), None);
+    // A sweep asks this to find the nodes a step broke.
+    assert_eq!(
+        cluster.nodes_down().iter().map(|d| d.0).collect::<Vec<_>>(),
+        vec![leader]
+    );
     eventually("a new leader", Duration::from_secs(30), || async {
         matches!(cluster.partition_leader(&topic, 0).await, Ok(Some(l)) if l != leader)
     })
@@ -73,6 +79,7 @@ async fn three_nodes_survive_leader_and_controller_kills() {
     // Restart: the node comes back with its id, ports and data and rejoins the ISR.
     cluster.apply(leader, NodeOp::Restart).await.unwrap();
     assert!(cluster.pid(leader).unwrap().is_some());
+    assert_eq!(cluster.nodes_down(), vec![]);
     eventually(
         "the restarted node in the ISR",
         Duration::from_secs(60),

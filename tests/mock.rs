@@ -61,6 +61,7 @@ async fn a_broker_down_refuses_writes_until_it_is_back() {
     assert_eq!(send_one(&cluster, &topic).await.unwrap(), 0);
 
     cluster.apply(leader, NodeOp::Kill).await.unwrap();
+    assert_eq!(cluster.nodes_down(), vec![(leader, "down".to_owned())]);
     let err = send_one(&cluster, &topic).await.unwrap_err();
     assert_eq!(
         err,
@@ -68,6 +69,7 @@ async fn a_broker_down_refuses_writes_until_it_is_back() {
     );
 
     cluster.apply(leader, NodeOp::Restart).await.unwrap();
+    assert_eq!(cluster.nodes_down(), vec![]);
     assert!(send_one(&cluster, &topic).await.is_ok());
 }
 

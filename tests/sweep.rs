@@ -83,8 +83,13 @@ async fn a_ladder_runs_each_rate_and_writes_its_outputs() {
     assert_exit(&o, 0);
     let (folder, result) = swept(&out);
     let steps = result["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 2, "{result}");
-    for (step, offered) in steps.iter().zip([200.0, 600.0]) {
+    // The first step warms the cluster at the first rate and is not counted.
+    assert_eq!(steps.len(), 3, "{result}");
+    assert_eq!(steps[0]["warmup"], true, "{result}");
+    assert_eq!(steps[0]["offered"], 200.0, "{result}");
+    for (step, offered) in steps[1..].iter().zip([200.0, 600.0]) {
+        assert_eq!(step["warmup"], false, "{step}");
+        assert_eq!(step["restarted"], serde_json::json!([]), "{step}");
         assert_eq!(step["offered"], offered);
         let achieved = step["achieved"].as_f64().unwrap();
         assert!(
@@ -149,6 +154,7 @@ async fn a_search_from_the_command_line_brackets_its_answer() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|s| s["warmup"] == false)
         .map(|s| s["offered"].as_f64().unwrap())
         .collect();
     assert_eq!(offered.first(), Some(&200.0));
@@ -168,4 +174,131 @@ fn a_scenario_without_a_sweep_is_refused() {
         "{}",
         stderr(&o)
     );
+}
+
+/// A mock-cluster scenario (3 brokers) with `extra` TOML after its producer and `sweep` as
+/// its `[sweep]`.
+fn on_mock(extra: &str, sweep: &str) -> String {
+    format!(
+        r#"name = "mock-sweep"
+seed = 4
+duration = "2s"
+drain_timeout = "20s"
+
+[cluster]
+brokers = 3
+
+[[topics]]
+name = "t"
+partitions = 3
+replication_factor = 3
+
+[[producers]]
+name = "writer"
+driver = "rdkafka"
+topic = "t"
+template = "raw"
+size = "200B"
+keys = {{ count = 20, distribution = "uniform" }}
+rate = "200/s"
+
+[producers.client]
+acks = "all"
+"message.timeout.ms" = "3000"
+
+{extra}
+
+[sweep]
+{sweep}
+"#
+    )
+}
+
+/// `kafka-harness sweep FILE --cluster mock`, writing under `out`.
+fn sweep_on_mock(file: &Path, out: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec![
+        "sweep",
+        file.to_str().unwrap(),
+        "--cluster",
+        "mock",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    harness(&all)
+}
+
+#[test]
+fn a_grid_sweeps_each_point_and_answers_for_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        "grid",
+        &on_mock(
+            "",
+            "mode = \"ladder\"\nrates = [\"200/s\", \"400/s\"]\n\
+             [sweep.grid]\nsize = [\"100B\", \"1KiB\"]\nclient = { \"linger.ms\" = [\"0\", \"5\"] }",
+        ),
+    );
+    let out = dir.path().join("out");
+    let o = sweep_on_mock(&file, &out, &[]);
+    assert_exit(&o, 0);
+    let (folder, result) = swept(&out);
+    let grid = result["grid"].as_array().unwrap();
+    let labels: Vec<&str> = grid.iter().map(|g| g["label"].as_str().unwrap()).collect();
+    assert_eq!(
+        labels,
+        [
+            "size=100B linger.ms=0",
+            "size=100B linger.ms=5",
+            "size=1024B linger.ms=0",
+            "size=1024B linger.ms=5"
+        ]
+    );
+    let steps = result["steps"].as_array().unwrap();
+    // One warm-up, then both rates at each of the 4 points, in order.
+    assert_eq!(steps.len(), 1 + 4 * 2, "{result}");
+    let points: Vec<u64> = steps.iter().map(|s| s["point"].as_u64().unwrap()).collect();
+    assert_eq!(points, [0, 0, 0, 1, 1, 2, 2, 3, 3]);
+    for g in grid {
+        assert_eq!(g["answer"]["highest_passing"], 400.0, "{g}");
+    }
+    // Each step ran with its point's value size: its own result says so.
+    let step = &steps[5];
+    let run = folder
+        .join(step["run"].as_str().unwrap())
+        .join("result.json");
+    let run: Value = serde_json::from_str(&std::fs::read_to_string(run).unwrap()).unwrap();
+    let text = run.to_string();
+    assert!(text.contains("\"size\":1024"), "{text}");
+    let page = std::fs::read_to_string(folder.join("sweep.html")).unwrap();
+    assert_eq!(page.matches("<svg class=\"chart\"").count(), 4);
+    assert!(page.contains("id=\"capacity\""));
+    assert!(stdout(&o).contains("capacity:"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_node_a_step_left_down_is_restarted_before_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    // The fault kills node 2 and never restarts it: the step breaks the cluster.
+    let file = scenario(
+        dir.path(),
+        "broken",
+        &on_mock(
+            "[[faults]]\naction = \"kill\"\ntarget = 2\nat = \"200ms\"",
+            "mode = \"ladder\"\nrates = [\"100/s\", \"200/s\"]",
+        ),
+    );
+    let out = dir.path().join("out");
+    let o = sweep_on_mock(&file, &out, &[]);
+    let (_, result) = swept(&out);
+    let steps = result["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3, "every step ran: {result}\n{}", stderr(&o));
+    for step in steps {
+        assert_eq!(
+            step["restarted"],
+            serde_json::json!(["node 2 (down)"]),
+            "{step}"
+        );
+    }
 }

@@ -33,6 +33,8 @@ pub struct MockCluster {
     thread: Option<JoinHandle<()>>,
     bootstrap: String,
     brokers: i32,
+    /// Brokers taken down and not yet brought back.
+    down: std::sync::Mutex<std::collections::BTreeSet<NodeId>>,
 }
 
 impl MockCluster {
@@ -68,6 +70,7 @@ impl MockCluster {
             thread: Some(thread),
             bootstrap,
             brokers,
+            down: Default::default(),
         })
     }
 
@@ -181,12 +184,25 @@ impl Cluster for MockCluster {
         require(ClusterKind::Mock, &self.capabilities(), op)?;
         self.check_node(node)?;
         let what = format!("{op} mock broker {node}");
+        let mut down = self.down.lock().unwrap_or_else(|e| e.into_inner());
         match op {
-            NodeOp::Kill => self.call(&what, move |mock| mock.broker_down(node)),
-            NodeOp::Delay(by) => {
-                self.call(&what, move |mock| mock.broker_round_trip_time(node, by))
+            NodeOp::Kill => {
+                self.call(&what, move |mock| mock.broker_down(node))?;
+                down.insert(node);
             }
-            _ => self.call(&what, move |mock| mock.broker_up(node)),
+            NodeOp::Delay(by) => {
+                self.call(&what, move |mock| mock.broker_round_trip_time(node, by))?;
+            }
+            _ => {
+                self.call(&what, move |mock| mock.broker_up(node))?;
+                down.remove(&node);
+            }
         }
+        Ok(())
+    }
+
+    fn nodes_down(&self) -> Vec<(NodeId, String)> {
+        let down = self.down.lock().unwrap_or_else(|e| e.into_inner());
+        down.iter().map(|&n| (n, "down".to_owned())).collect()
     }
 }

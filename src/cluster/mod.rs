@@ -237,6 +237,13 @@ pub trait Cluster: Send + Sync {
 
     /// Applies a fault or repair to one node; returns when it has taken effect.
     async fn apply(&self, node: NodeId, op: NodeOp) -> Result<(), ClusterError>;
+
+    /// The nodes that are not serving (stopped, paused, or whose process died), each with
+    /// its state, for backends that own their nodes; empty when every node is up or the
+    /// backend cannot tell.
+    fn nodes_down(&self) -> Vec<(NodeId, String)> {
+        Vec::new()
+    }
 }
 
 /// Everything that can go wrong with a cluster. Each message says what happened and what

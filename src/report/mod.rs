@@ -18,7 +18,7 @@ pub mod html;
 pub mod junit;
 pub mod sweep;
 
-pub use sweep::{SweepAnswer, SweepResult, SweepStep};
+pub use sweep::{GridResult, SloLine, SweepAnswer, SweepResult, SweepStep};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

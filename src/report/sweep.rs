@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Interrupted, RunResult};
 use crate::check::Verdict;
+use crate::scenario::sweep::GridPoint;
+use crate::scenario::{LatencyMetric, Slo};
 
 /// One step of a sweep: one run at one offered rate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +33,15 @@ pub struct SweepStep {
     pub generator_limited: bool,
     /// The step's run folder, relative to the sweep's.
     pub run: String,
+    /// The grid point it ran at (an index into `grid`; 0 without a grid).
+    #[serde(default)]
+    pub point: usize,
+    /// The sweep's first step, which warms the cluster and is not counted.
+    #[serde(default)]
+    pub warmup: bool,
+    /// Nodes found down after this step and restarted before the next, with their state.
+    #[serde(default)]
+    pub restarted: Vec<String>,
 }
 
 impl SweepStep {
@@ -62,7 +73,49 @@ impl SweepStep {
                 .unwrap_or(run_dir)
                 .display()
                 .to_string(),
+            point: 0,
+            warmup: false,
+            restarted: Vec::new(),
         }
+    }
+}
+
+/// One grid point's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridResult {
+    /// Its index, as the steps name it.
+    pub point: usize,
+    /// What it changes, in words (empty without a grid).
+    pub label: String,
+    /// What it changes.
+    pub settings: GridPoint,
+    /// What its sweep found.
+    pub answer: SweepAnswer,
+}
+
+/// A latency bound of the scenario, drawn on the chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SloLine {
+    /// As written in the scenario, e.g. `e2e_p99`.
+    pub name: String,
+    /// The bound in milliseconds.
+    pub max_ms: f64,
+}
+
+impl SloLine {
+    /// The ack and end-to-end latency bounds among `slos` (the chart's latencies).
+    pub fn of(slos: &[Slo]) -> Vec<SloLine> {
+        slos.iter()
+            .filter_map(|slo| match slo {
+                Slo::Latency { metric, max, .. } if *metric != LatencyMetric::SendDelay => {
+                    Some(SloLine {
+                        name: slo.name(),
+                        max_ms: max.as_secs_f64() * 1000.0,
+                    })
+                }
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -90,11 +143,28 @@ pub struct SweepResult {
     pub mode: serde_json::Value,
     /// Every step, in the order run.
     pub steps: Vec<SweepStep>,
-    /// The answer.
+    /// The answer: with a grid, the weakest point's (the lowest highest passing rate).
     pub answer: SweepAnswer,
+    /// Each grid point's answer (one point without a grid).
+    #[serde(default)]
+    pub grid: Vec<GridResult>,
+    /// The scenario's ack and end-to-end latency bounds.
+    #[serde(default)]
+    pub slo: Vec<SloLine>,
+    /// Why the sweep stopped before its end, other than a signal (a node it could not
+    /// restart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     /// Set when a signal stopped the sweep early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Interrupted>,
+}
+
+impl SweepResult {
+    /// Whether it has more than one grid point.
+    fn has_grid(&self) -> bool {
+        self.grid.len() > 1
+    }
 }
 
 /// Writes `sweep.json` into `dir`.
@@ -103,7 +173,7 @@ pub fn write_json(result: &SweepResult, dir: &Path) -> std::io::Result<()> {
     std::fs::write(dir.join("sweep.json"), json)
 }
 
-/// The terminal table: one line per step, then the answer.
+/// The terminal table: one line per step (grouped by grid point), then the answers.
 pub fn table(result: &SweepResult) -> String {
     let ms = |us: u64| us as f64 / 1000.0;
     let mut out = format!(
@@ -117,7 +187,23 @@ pub fn table(result: &SweepResult) -> String {
         "delay p99",
         "not passed"
     );
+    let mut point = None;
     for s in &result.steps {
+        if result.has_grid() && point != Some(s.point) {
+            point = Some(s.point);
+            let label = result.grid.get(s.point).map_or("", |g| g.label.as_str());
+            let _ = writeln!(out, "  [{}] {label}", s.point + 1);
+        }
+        let mut notes = Vec::new();
+        if s.warmup {
+            notes.push("warm-up, not counted".to_owned());
+        }
+        if s.generator_limited {
+            notes.push("generator-limited".to_owned());
+        }
+        if !s.restarted.is_empty() {
+            notes.push(format!("restarted {}", s.restarted.join(", ")));
+        }
         let _ = writeln!(
             out,
             "  {:>10.0} {:>10.0}  {:>8} {:>7.1}ms {:>7.1}ms {:>7.1}ms  {}{}",
@@ -128,49 +214,59 @@ pub fn table(result: &SweepResult) -> String {
             ms(s.e2e_us[1]),
             ms(s.send_delay_p99_us),
             s.not_passed.join(", "),
-            if s.generator_limited {
-                "  (generator-limited)"
+            if notes.is_empty() {
+                String::new()
             } else {
-                ""
+                format!("  ({})", notes.join("; "))
             }
         );
+    }
+    if result.has_grid() {
+        let _ = writeln!(out, "\n  capacity:");
+        for g in &result.grid {
+            let _ = writeln!(out, "  [{}] {}: {}", g.point + 1, g.label, g.answer.note);
+        }
+    }
+    if let Some(why) = &result.stopped {
+        let _ = writeln!(out, "\n  stopped: {why}");
     }
     let _ = writeln!(out, "\n  answer: {}", result.answer.note);
     out
 }
 
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// A chart's series: its name, its colour and its value of a step (µs).
 type Series = (&'static str, &'static str, fn(&SweepStep) -> u64);
 
-/// `sweep.html`: latency (p50, p99, p99.9; ack and end-to-end) against achieved throughput,
-/// one point per step, the answer marked, and the steps' table linking their reports.
-pub fn html(result: &SweepResult) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
+/// One point's chart: latency (log scale) against achieved throughput, one polyline per
+/// series, the SLO bounds as horizontal lines and the highest passing rate as a vertical one.
+fn chart(steps: &[&SweepStep], answer: &SweepAnswer, slo: &[SloLine], point: usize) -> String {
     let (w, h, pad) = (720.0, 360.0, 50.0);
-    let max_x = result
-        .steps
+    let max_x = steps
         .iter()
         .map(|s| s.achieved.max(s.offered))
         .fold(1.0, f64::max);
-    let max_y = result
-        .steps
+    let max_y = steps
         .iter()
         .map(|s| s.e2e_us[2].max(s.ack_us[2]) as f64 / 1000.0)
+        .chain(slo.iter().map(|l| l.max_ms))
         .fold(1.0, f64::max);
     // Log scale for latency: knees show as a bend, not a wall.
     let y = |ms: f64| {
         h - pad - (ms.max(0.1) / 0.1).log10() / (max_y.max(0.2) / 0.1).log10() * (h - 2.0 * pad)
     };
     let x = |v: f64| pad + v / max_x * (w - 2.0 * pad);
-    let mut sorted = result.steps.clone();
+    let mut sorted = steps.to_vec();
     sorted.sort_by(|a, b| a.achieved.total_cmp(&b.achieved));
     let mut svg = format!(
-        "<svg viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"latency against throughput\">\
+        "<svg class=\"chart\" data-point=\"{point}\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"latency against throughput\">\
          <line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#888\"/>\
          <line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{}\" stroke=\"#888\"/>\
          <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">achieved msgs/s (max {max_x:.0})</text>\
@@ -202,7 +298,20 @@ pub fn html(result: &SweepResult) -> String {
             pad + 14.0 * i as f64
         );
     }
-    if let Some(best) = result.answer.highest_passing {
+    for line in slo {
+        let _ = write!(
+            svg,
+            "<line class=\"slo\" data-slo=\"{0}\" x1=\"{pad}\" y1=\"{1:.1}\" x2=\"{2}\" y2=\"{1:.1}\" stroke=\"#e67e22\" stroke-dasharray=\"6 3\"/>\
+             <text x=\"{3}\" y=\"{4:.1}\" fill=\"#e67e22\">SLO {0} {5} ms</text>",
+            esc(&line.name),
+            y(line.max_ms),
+            w - pad,
+            pad + 6.0,
+            y(line.max_ms) - 4.0,
+            line.max_ms
+        );
+    }
+    if let Some(best) = answer.highest_passing {
         let _ = write!(
             svg,
             "<line class=\"answer\" x1=\"{0:.1}\" y1=\"{pad}\" x2=\"{0:.1}\" y2=\"{1}\" stroke=\"#000\" stroke-dasharray=\"4 3\"/>\
@@ -213,24 +322,85 @@ pub fn html(result: &SweepResult) -> String {
         );
     }
     svg.push_str("</svg>");
+    svg
+}
+
+/// `sweep.html`: per grid point, latency (p50, p99, p99.9; ack and end-to-end) against
+/// achieved throughput with the SLO bounds and the answer marked; the capacity table of a
+/// grid; and every step, linking its own report.
+pub fn html(result: &SweepResult) -> String {
+    let mut sections = String::new();
+    let points: Vec<(usize, String, &SweepAnswer)> = if result.grid.is_empty() {
+        vec![(0, String::new(), &result.answer)]
+    } else {
+        result
+            .grid
+            .iter()
+            .map(|g| (g.point, g.label.clone(), &g.answer))
+            .collect()
+    };
+    for (point, label, answer) in &points {
+        let steps: Vec<&SweepStep> = result
+            .steps
+            .iter()
+            .filter(|s| s.point == *point && !s.warmup)
+            .collect();
+        if result.has_grid() {
+            let _ = write!(
+                sections,
+                "<h2>[{}] {}</h2><p class=\"point-answer\">{}</p>",
+                point + 1,
+                esc(label),
+                esc(&answer.note)
+            );
+        }
+        sections.push_str(&chart(&steps, answer, &result.slo, *point));
+    }
+    let mut capacity = String::new();
+    if result.has_grid() {
+        capacity.push_str(
+            "<h2>Capacity</h2><table id=\"capacity\"><thead><tr><th>point</th><th>settings</th>\
+             <th>highest passing/s</th><th>first failing/s</th><th>answer</th></tr></thead><tbody>",
+        );
+        let rate = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{r:.0}"));
+        for g in &result.grid {
+            let _ = write!(
+                capacity,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                g.point + 1,
+                esc(&g.label),
+                rate(g.answer.highest_passing),
+                rate(g.answer.first_failing),
+                esc(&g.answer.note)
+            );
+        }
+        capacity.push_str("</tbody></table>");
+    }
     let mut rows = String::new();
     for s in &result.steps {
+        let mut notes = vec![esc(&s.not_passed.join(", "))];
+        if s.warmup {
+            notes.push("warm-up, not counted".into());
+        }
+        if s.generator_limited {
+            notes.push("generator-limited".into());
+        }
+        if !s.restarted.is_empty() {
+            notes.push(format!("restarted {}", esc(&s.restarted.join(", "))));
+        }
+        notes.retain(|n| !n.is_empty());
         let _ = write!(
             rows,
-            "<tr class=\"v-{}\"><td>{:.0}</td><td>{:.0}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}{}</td><td><a href=\"{}/report.html\">report</a></td></tr>",
+            "<tr class=\"v-{}\"><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td><a href=\"{}/report.html\">report</a></td></tr>",
             s.verdict,
+            s.point + 1,
             s.offered,
             s.achieved,
             s.verdict,
             s.ack_us[1] as f64 / 1000.0,
             s.e2e_us[1] as f64 / 1000.0,
             s.send_delay_p99_us as f64 / 1000.0,
-            esc(&s.not_passed.join(", ")),
-            if s.generator_limited {
-                " (generator-limited)"
-            } else {
-                ""
-            },
+            notes.join("; "),
             esc(&s.run)
         );
     }
@@ -238,8 +408,8 @@ pub fn html(result: &SweepResult) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>sweep: {name}</title>\
          <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:60em}}table{{border-collapse:collapse}}\
          td,th{{padding:.2em .6em;border-bottom:1px solid #ddd;text-align:right}}.v-fail td{{color:#b00}}</style></head>\
-         <body><h1>Sweep: {name}</h1><p id=\"answer\">{answer}</p>{interrupted}{svg}\
-         <table><thead><tr><th>offered/s</th><th>achieved/s</th><th>verdict</th><th>ack p99 ms</th><th>e2e p99 ms</th><th>send delay p99 ms</th><th>not passed</th><th></th></tr></thead>\
+         <body><h1>Sweep: {name}</h1><p id=\"answer\">{answer}</p>{interrupted}{stopped}{sections}{capacity}\
+         <h2>Steps</h2><table id=\"steps\"><thead><tr><th>point</th><th>offered/s</th><th>achieved/s</th><th>verdict</th><th>ack p99 ms</th><th>e2e p99 ms</th><th>send delay p99 ms</th><th>notes</th><th></th></tr></thead>\
          <tbody>{rows}</tbody></table></body></html>\n",
         name = esc(&result.scenario),
         answer = esc(&result.answer.note),
@@ -250,6 +420,10 @@ pub fn html(result: &SweepResult) -> String {
                 "<p id=\"interrupted\">INTERRUPTED by {}: the sweep stopped early.</p>",
                 esc(&i.signal)
             )),
+        stopped = result.stopped.as_ref().map_or(String::new(), |why| format!(
+            "<p id=\"stopped\">STOPPED: {}</p>",
+            esc(why)
+        )),
     )
 }
 
@@ -272,6 +446,18 @@ mod tests {
             send_delay_p99_us: 500,
             generator_limited: false,
             run: format!("s-{offered}"),
+            point: 0,
+            warmup: false,
+            restarted: Vec::new(),
+        }
+    }
+
+    fn answer(low: f64, high: f64) -> SweepAnswer {
+        SweepAnswer {
+            highest_passing: Some(low),
+            first_failing: Some(high),
+            generator_limited: false,
+            note: format!("{low:.0}/s passes, {high:.0}/s does not"),
         }
     }
 
@@ -286,18 +472,20 @@ mod tests {
                 step(8_000.0, Verdict::Fail),
                 step(2_828.0, Verdict::Pass),
             ],
-            answer: SweepAnswer {
-                highest_passing: Some(2_828.0),
-                first_failing: Some(8_000.0),
-                generator_limited: false,
-                note: "2828/s passes, 8000/s does not".into(),
-            },
+            answer: answer(2_828.0, 8_000.0),
+            grid: Vec::new(),
+            slo: vec![SloLine {
+                name: "e2e_p99".into(),
+                max_ms: 50.0,
+            }],
+            stopped: None,
             interrupted: None,
         };
         let page = html(&result);
         assert!(page.contains("cap &lt;audit&gt;") && !page.contains("<audit>"));
         assert_eq!(page.matches("<polyline class=\"series\"").count(), 4);
         assert!(page.contains("highest passing 2828/s"));
+        assert!(page.contains("SLO e2e_p99 50 ms"), "the SLO line is drawn");
         assert_eq!(page.matches("/report.html\"").count(), 3);
         let t = table(&result);
         assert!(t.contains("answer: 2828/s passes, 8000/s does not"), "{t}");
@@ -306,6 +494,54 @@ mod tests {
             .filter(|l| l.trim_start().starts_with(char::is_numeric))
             .count();
         assert_eq!(rows, 3, "{t}");
+        let back: SweepResult =
+            serde_json::from_str(&serde_json::to_string(&result).unwrap()).unwrap();
+        assert_eq!(back, result);
+    }
+
+    #[test]
+    fn a_grid_has_a_chart_and_an_answer_per_point() {
+        let mut steps = vec![step(1_000.0, Verdict::Pass), step(2_000.0, Verdict::Fail)];
+        steps[0].warmup = true;
+        let mut second = vec![step(1_000.0, Verdict::Pass), step(4_000.0, Verdict::Fail)];
+        for s in &mut second {
+            s.point = 1;
+        }
+        second[1].restarted = vec!["node 1 (stopped)".into()];
+        steps.extend(second);
+        let point = |i: usize, size: usize, a: SweepAnswer| GridResult {
+            point: i,
+            label: format!("size={size}B"),
+            settings: GridPoint {
+                size: Some(size),
+                ..GridPoint::default()
+            },
+            answer: a,
+        };
+        let result = SweepResult {
+            scenario: "cap".into(),
+            sweep_id: "cap-sweep-2".into(),
+            mode: serde_json::json!({"ladder": {"rates": [1000.0, 2000.0, 4000.0]}}),
+            steps,
+            answer: answer(1_000.0, 2_000.0),
+            grid: vec![
+                point(0, 100, answer(1_000.0, 2_000.0)),
+                point(1, 1024, answer(1_000.0, 4_000.0)),
+            ],
+            slo: Vec::new(),
+            stopped: None,
+            interrupted: None,
+        };
+        let page = html(&result);
+        assert_eq!(page.matches("<svg class=\"chart\"").count(), 2);
+        assert!(page.contains("id=\"capacity\"") && page.contains("size=1024B"));
+        assert!(page.contains("warm-up, not counted") && page.contains("restarted node 1"));
+        let t = table(&result);
+        assert!(
+            t.contains("[2] size=1024B: 1000/s passes, 4000/s does not"),
+            "{t}"
+        );
+        assert!(t.contains("(warm-up, not counted)"), "{t}");
         let back: SweepResult =
             serde_json::from_str(&serde_json::to_string(&result).unwrap()).unwrap();
         assert_eq!(back, result);

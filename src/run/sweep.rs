@@ -13,15 +13,20 @@
 //! runs both ends again, and a rate that failed once counts as failing. A step whose
 //! generator fell behind while the cluster answered quickly measured the harness, not the
 //! cluster: the search goes no higher, and the answer says so.
+//!
+//! The sweep's first step, at its first rate, warms the cluster (the brokers' JIT, the page
+//! cache) and is not counted. With a `[sweep.grid]`, the whole search or ladder runs at
+//! each grid point in turn. After every step, a node found down (a step broke it) is
+//! restarted before the next; a backend that cannot restart it ends the sweep.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::engine::{RunError, RunOptions};
 use crate::check::Verdict;
-use crate::cluster::Cluster;
-use crate::report::{self, RunResult, SweepAnswer, SweepResult, SweepStep};
-use crate::scenario::sweep::SweepMode;
+use crate::cluster::{Capability, Cluster, NodeOp};
+use crate::report::{self, GridResult, RunResult, SloLine, SweepAnswer, SweepResult, SweepStep};
+use crate::scenario::sweep::{GridPoint, SweepMode, SweepPlan};
 use crate::scenario::{Plan, Rate};
 
 /// The most steps a search runs, whatever the noise.
@@ -57,6 +62,13 @@ fn bracket(observations: &[Observation]) -> (Option<f64>, Option<f64>) {
     (low, high)
 }
 
+/// Whether every failure at `rate` was the generator's: it fell behind there and never
+/// failed for a reason of the cluster's.
+fn generator_limited_at(observations: &[Observation], rate: f64) -> bool {
+    let at = || observations.iter().filter(move |o| o.rate == rate);
+    at().any(|o| o.generator_limited) && !at().any(|o| !o.passed && !o.generator_limited)
+}
+
 /// The next rate a search between `from` and `to` should try, or `None` when it is done.
 pub fn next_search_rate(
     from: f64,
@@ -87,11 +99,7 @@ pub fn next_search_rate(
     if tried(low) < 2 {
         return Some(low);
     }
-    if tried(high) < 2
-        && !observations
-            .iter()
-            .any(|o| o.rate == high && o.generator_limited)
-    {
+    if tried(high) < 2 && !generator_limited_at(observations, high) {
         return Some(high);
     }
     None
@@ -100,11 +108,7 @@ pub fn next_search_rate(
 /// The answer of a sweep from its observations.
 pub fn answer(observations: &[Observation]) -> SweepAnswer {
     let (low, high) = bracket(observations);
-    let generator_limited = high.is_some_and(|h| {
-        observations
-            .iter()
-            .any(|o| o.rate == h && o.generator_limited)
-    });
+    let generator_limited = high.is_some_and(|h| generator_limited_at(observations, h));
     let note = match (low, high) {
         (None, Some(h)) => format!("no rate passed: the lowest tried, {h:.0}/s, failed"),
         (None, None) => "no step ran".to_owned(),
@@ -153,6 +157,55 @@ pub fn at_rate(plan: &Plan, total: f64, step: Duration, warmup: Duration) -> Pla
     out
 }
 
+/// `plan` with a grid point's changes: every producer table's value size, instances and
+/// client settings, every topic's partitions.
+pub fn at_point(plan: &Plan, point: &GridPoint) -> Plan {
+    let mut out = plan.clone();
+    for p in &mut out.producers {
+        if let Some(size) = point.size {
+            p.size = size;
+        }
+        if let Some(instances) = point.instances {
+            p.instances = instances;
+        }
+        p.client
+            .extend(point.client.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    if let Some(partitions) = point.partitions {
+        for t in &mut out.topics {
+            t.partitions = partitions;
+        }
+    }
+    out
+}
+
+/// Restarts the nodes a step left down; what was restarted, or why the sweep cannot go on.
+async fn mend(cluster: &dyn Cluster) -> Result<Vec<String>, String> {
+    let down = cluster.nodes_down();
+    if down.is_empty() {
+        return Ok(Vec::new());
+    }
+    let named: Vec<String> = down
+        .iter()
+        .map(|(node, state)| format!("node {node} ({state})"))
+        .collect();
+    if !cluster.capabilities().contains(&Capability::Restart) {
+        return Err(format!(
+            "{} after the last step, and the {} cluster cannot be restarted by the harness",
+            named.join(", "),
+            cluster.kind()
+        ));
+    }
+    for (node, _) in &down {
+        tracing::warn!("sweep: node {node} is down after a step; restarting it");
+        cluster
+            .apply(*node, NodeOp::Restart)
+            .await
+            .map_err(|e| format!("restarting node {node} after the last step: {e}"))?;
+    }
+    Ok(named)
+}
+
 /// A step whose generator fell behind while the cluster answered quickly: it offered less
 /// than 95 % of the rate, or its sends were late by more than 100 ms at p99, with ack p99
 /// under 100 ms (the cluster was not what held it back).
@@ -163,8 +216,48 @@ pub fn generator_limited(offered: f64, result: &RunResult) -> bool {
     behind && l.ack.count > 0 && l.ack.p99 < 100_000
 }
 
+/// The answer of a whole sweep: its one point's, or with a grid the weakest point's (the
+/// lowest highest passing rate; none passing is the weakest), named.
+fn overall(grid: &[GridResult]) -> SweepAnswer {
+    let weakest = grid.iter().min_by(|a, b| {
+        let rate = |g: &GridResult| g.answer.highest_passing.unwrap_or(-1.0);
+        rate(a).total_cmp(&rate(b))
+    });
+    match weakest {
+        None => answer(&[]),
+        Some(g) if grid.len() == 1 => g.answer.clone(),
+        Some(g) => SweepAnswer {
+            note: format!(
+                "weakest point [{}] {}: {}",
+                g.point + 1,
+                g.label,
+                g.answer.note
+            ),
+            ..g.answer.clone()
+        },
+    }
+}
+
+/// Runs one step: `plan` at `rate` in its own run folder inside `dir`, with its report.
+async fn step(
+    plan: &Plan,
+    sweep: &SweepPlan,
+    rate: f64,
+    cluster: &dyn Cluster,
+    options: &RunOptions,
+    dir: &Path,
+) -> Result<(RunResult, PathBuf), RunError> {
+    let step_plan = at_rate(plan, rate, sweep.step, sweep.warmup);
+    let (result, run_dir) = super::execute(&step_plan, cluster, options.clone(), dir).await?;
+    if let Err(e) = report::html::write(&result, &run_dir) {
+        tracing::warn!("could not write the step's report.html: {e}");
+    }
+    Ok((result, run_dir))
+}
+
 /// Runs the sweep of `plan` on `cluster`: every step in `out/<sweep-id>/`, then
-/// `sweep.json` there. `on_step` hears of each step as it ends (for progress).
+/// `sweep.json` there. `on_step` hears of each step as it ends, with the observations of
+/// its grid point so far (for progress).
 pub async fn sweep(
     plan: &Plan,
     cluster: &dyn Cluster,
@@ -191,51 +284,92 @@ pub async fn sweep(
         path: dir.clone(),
         source: e,
     })?;
-    let mut observations = Vec::new();
-    let mut steps = Vec::new();
-    let mut ladder = match &sweep.mode {
-        SweepMode::Ladder { rates } => rates.clone().into_iter(),
-        SweepMode::Search { .. } => Vec::new().into_iter(),
+    let first_rate = match &sweep.mode {
+        SweepMode::Ladder { rates } => rates.first().copied(),
+        SweepMode::Search { from, .. } => Some(*from),
     };
-    loop {
-        if options.interrupt.is_raised() {
+    let mut steps = Vec::new();
+    let mut grid = Vec::new();
+    let mut stopped = None;
+    let mut halt = false;
+    for (index, point) in sweep.grid.iter().enumerate() {
+        if halt || options.interrupt.is_raised() {
             break;
         }
-        let rate = match &sweep.mode {
-            SweepMode::Ladder { .. } => ladder.next(),
-            SweepMode::Search {
-                from,
-                to,
-                precision,
-            } => next_search_rate(*from, *to, *precision, &observations),
+        let base = at_point(plan, point);
+        let mut observations = Vec::new();
+        let mut ladder = match &sweep.mode {
+            SweepMode::Ladder { rates } => rates.clone().into_iter(),
+            SweepMode::Search { .. } => Vec::new().into_iter(),
         };
-        let Some(rate) = rate else {
-            break;
-        };
-        let step_plan = at_rate(plan, rate, sweep.step, sweep.warmup);
-        let (result, run_dir) = super::execute(&step_plan, cluster, options.clone(), &dir).await?;
-        if let Err(e) = report::html::write(&result, &run_dir) {
-            tracing::warn!("could not write the step's report.html: {e}");
+        let mut warming = index == 0;
+        loop {
+            if options.interrupt.is_raised() {
+                halt = true;
+                break;
+            }
+            let rate = if warming {
+                first_rate
+            } else {
+                match &sweep.mode {
+                    SweepMode::Ladder { .. } => ladder.next(),
+                    SweepMode::Search {
+                        from,
+                        to,
+                        precision,
+                    } => next_search_rate(*from, *to, *precision, &observations),
+                }
+            };
+            let Some(rate) = rate else {
+                break;
+            };
+            let (result, run_dir) = step(&base, sweep, rate, cluster, &options, &dir).await?;
+            let limited = generator_limited(rate, &result);
+            let mut done = SweepStep::of(rate, &result, limited, &run_dir, &dir);
+            done.point = index;
+            done.warmup = warming;
+            if !warming {
+                observations.push(Observation {
+                    rate,
+                    passed: result.verdict == Verdict::Pass,
+                    generator_limited: limited,
+                });
+            }
+            warming = false;
+            match mend(cluster).await {
+                Ok(restarted) => done.restarted = restarted,
+                Err(why) => {
+                    stopped = Some(why);
+                    halt = true;
+                }
+            }
+            on_step(&done, &observations);
+            steps.push(done);
+            if halt || result.interrupted.is_some() {
+                halt = true;
+                break;
+            }
         }
-        let observation = Observation {
-            rate,
-            passed: result.verdict == Verdict::Pass,
-            generator_limited: generator_limited(rate, &result),
-        };
-        observations.push(observation);
-        let step = SweepStep::of(rate, &result, observation.generator_limited, &run_dir, &dir);
-        on_step(&step, &observations);
-        steps.push(step);
-        if result.interrupted.is_some() {
-            break;
-        }
+        grid.push(GridResult {
+            point: index,
+            label: point.label(),
+            settings: point.clone(),
+            answer: answer(&observations),
+        });
+    }
+    let mut answer = overall(&grid);
+    if let Some(why) = &stopped {
+        answer.note = format!("{} (the sweep stopped early: {why})", answer.note);
     }
     let result = SweepResult {
         scenario: plan.name.clone(),
         sweep_id,
         mode: serde_json::to_value(&sweep.mode).unwrap_or_default(),
         steps,
-        answer: answer(&observations),
+        answer,
+        grid,
+        slo: SloLine::of(&plan.checks.slos),
+        stopped,
         interrupted: options
             .interrupt
             .raised()
@@ -382,5 +516,50 @@ mod tests {
             (Some(Duration::from_secs(7)), None)
         );
         assert_eq!(step.warmup, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_rate_the_cluster_failed_once_is_not_the_generators_limit() {
+        let o = |rate: f64, passed: bool, generator_limited: bool| Observation {
+            rate,
+            passed,
+            generator_limited,
+        };
+        // At 8000/s the generator fell behind once, and once the cluster failed the SLO.
+        let obs = [
+            o(1_000.0, true, false),
+            o(8_000.0, false, true),
+            o(8_000.0, false, false),
+        ];
+        let a = answer(&obs);
+        assert_eq!(a.first_failing, Some(8_000.0));
+        assert!(!a.generator_limited, "{}", a.note);
+        // Only the generator's failures: the cluster's limit was not reached.
+        let a = answer(&obs[..2]);
+        assert!(a.generator_limited, "{}", a.note);
+    }
+
+    #[test]
+    fn a_grid_point_changes_every_table() {
+        let mut plan = crate::scenario::tests::parse_ok(&crate::scenario::tests::valid());
+        plan.producers.push(plan.producers[0].clone());
+        let point = GridPoint {
+            size: Some(2_048),
+            partitions: Some(12),
+            instances: Some(3),
+            client: [("linger.ms".to_owned(), "20".to_owned())].into(),
+        };
+        let changed = at_point(&plan, &point);
+        for p in &changed.producers {
+            assert_eq!((p.size, p.instances), (2_048, 3));
+            assert_eq!(p.client.get("linger.ms").map(String::as_str), Some("20"));
+        }
+        assert!(changed.topics.iter().all(|t| t.partitions == 12));
+        assert_eq!(
+            point.label(),
+            "size=2048B partitions=12 instances=3 linger.ms=20"
+        );
+        // The default point changes nothing.
+        assert_eq!(at_point(&plan, &GridPoint::default()), plan);
     }
 }

@@ -1027,7 +1027,7 @@ fn validate(at: &Locator<'_>, raw: RawScenario) -> Result<Plan, ScenarioError> {
     let sweep = match &raw.sweep {
         None => None,
         Some(raw_sweep) => {
-            let plan = sweep::validate(at, raw_sweep, duration, warmup)?;
+            let plan = sweep::validate(at, raw_sweep, duration, warmup, &producers)?;
             if let Some(p) = producers.iter().find(|p| p.rate == Rate::Max) {
                 return Err(at.error(
                     raw.name.span(),

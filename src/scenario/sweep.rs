@@ -12,6 +12,12 @@
 //! # or a ladder: these rates, or `steps` geometric steps from `from` to `to`
 //! # mode = "ladder"
 //! # rates = ["1000/s", "2000/s", "4000/s"]
+//!
+//! [sweep.grid]           # optional: the same sweep at every combination of these
+//! size = ["100B", "1KiB"]            # every producer table's value size
+//! partitions = [1, 6]                # every topic's partitions
+//! instances = [1, 2]                 # every producer table's instances
+//! client = { "linger.ms" = ["5", "20"], "compression.type" = ["none", "lz4"] }
 //! ```
 //!
 //! Rates are the total over every producer table: each table keeps its share of the
@@ -23,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::units::{self, Rate};
-use super::{Locator, ScenarioError};
+use super::{DriverKind, Locator, ProducerPlan, ScenarioError};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,7 +42,69 @@ pub(super) struct RawSweep {
     precision: Option<Spanned<f64>>,
     step: Option<Spanned<String>>,
     warmup: Option<Spanned<String>>,
+    grid: Option<Spanned<RawGrid>>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGrid {
+    size: Option<Spanned<Vec<Spanned<String>>>>,
+    partitions: Option<Spanned<Vec<Spanned<i64>>>>,
+    instances: Option<Spanned<Vec<Spanned<i64>>>>,
+    #[serde(default)]
+    client: std::collections::BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
+}
+
+/// One combination of a `[sweep.grid]`: what it changes in the scenario (nothing, for a
+/// sweep without a grid).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GridPoint {
+    /// Every producer table's value size, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
+    /// Every topic's partitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<i32>,
+    /// Every producer table's instances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u32>,
+    /// Client settings of every producer table.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub client: std::collections::BTreeMap<String, String>,
+}
+
+impl GridPoint {
+    /// This point with what `other` sets.
+    fn merged(&self, other: &GridPoint) -> GridPoint {
+        let mut client = self.client.clone();
+        client.extend(other.client.clone());
+        GridPoint {
+            size: other.size.or(self.size),
+            partitions: other.partitions.or(self.partitions),
+            instances: other.instances.or(self.instances),
+            client,
+        }
+    }
+
+    /// The point in words, like `size=1024B partitions=6 linger.ms=5`; empty for none.
+    pub fn label(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(size) = self.size {
+            parts.push(format!("size={size}B"));
+        }
+        if let Some(p) = self.partitions {
+            parts.push(format!("partitions={p}"));
+        }
+        if let Some(i) = self.instances {
+            parts.push(format!("instances={i}"));
+        }
+        parts.extend(self.client.iter().map(|(k, v)| format!("{k}={v}")));
+        parts.join(" ")
+    }
+}
+
+/// The most points a grid may have: each runs a whole search.
+const MAX_POINTS: usize = 64;
 
 /// How a sweep chooses its rates.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,6 +138,8 @@ pub struct SweepPlan {
     /// Each step's warm-up.
     #[serde(with = "humantime_serde")]
     pub warmup: Duration,
+    /// The combinations to sweep, in order: one default point without a `[sweep.grid]`.
+    pub grid: Vec<GridPoint>,
 }
 
 /// The highest rate a sweep may ask for.
@@ -81,6 +151,7 @@ pub(super) fn validate(
     raw: &RawSweep,
     duration: Option<Duration>,
     warmup: Duration,
+    producers: &[ProducerPlan],
 ) -> Result<SweepPlan, ScenarioError> {
     let per_second = |field: &str, value: &Spanned<String>| -> Result<f64, ScenarioError> {
         match units::rate(value.get_ref()) {
@@ -217,5 +288,139 @@ pub(super) fn validate(
         }
     };
     let warmup = duration_of("sweep.warmup", &raw.warmup)?.unwrap_or(warmup);
-    Ok(SweepPlan { mode, step, warmup })
+    let grid = match &raw.grid {
+        Some(grid) => points(at, grid, producers)?,
+        None => vec![GridPoint::default()],
+    };
+    Ok(SweepPlan {
+        mode,
+        step,
+        warmup,
+        grid,
+    })
+}
+
+/// The combinations of a `[sweep.grid]`, sizes outermost, client settings innermost.
+fn points(
+    at: &Locator<'_>,
+    raw: &Spanned<RawGrid>,
+    producers: &[ProducerPlan],
+) -> Result<Vec<GridPoint>, ScenarioError> {
+    let grid = raw.get_ref();
+    let listed = |field: &str, span: std::ops::Range<usize>, n: usize| {
+        if n == 0 {
+            Err(at.error(
+                span,
+                format!("`sweep.grid.{field}`: list at least one value"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let mut out = vec![GridPoint::default()];
+    // Each axis is a list of points that set one thing; the grid is their product.
+    let mut expand = |axis: Vec<GridPoint>| {
+        out = out
+            .iter()
+            .flat_map(|p| axis.iter().map(move |a| p.merged(a)))
+            .collect();
+    };
+    if let Some(sizes) = &grid.size {
+        listed("size", sizes.span(), sizes.get_ref().len())?;
+        let mut values = Vec::new();
+        for (i, size) in sizes.get_ref().iter().enumerate() {
+            let field = format!("sweep.grid.size[{i}]");
+            let bytes =
+                units::size(size.get_ref()).map_err(|rule| at.field(&field, size, &rule))?;
+            for p in producers {
+                if p.driver == DriverKind::Verifiable {
+                    return Err(at.field(
+                        &field,
+                        size,
+                        &format!(
+                            "producer `{}` is a VerifiableProducer, whose values are its own: its size cannot be swept",
+                            p.name
+                        ),
+                    ));
+                }
+                let min = p.template.min_size();
+                if bytes < min || bytes > 16 << 20 {
+                    return Err(at.field(
+                        &field,
+                        size,
+                        &format!(
+                            "producer `{}` has the {} template, which needs from {min} bytes to 16 MiB",
+                            p.name, p.template
+                        ),
+                    ));
+                }
+            }
+            values.push(GridPoint {
+                size: Some(bytes),
+                ..GridPoint::default()
+            });
+        }
+        expand(values);
+    }
+    if let Some(list) = &grid.partitions {
+        listed("partitions", list.span(), list.get_ref().len())?;
+        let mut values = Vec::new();
+        for (i, n) in list.get_ref().iter().enumerate() {
+            if !(1..=10_000).contains(n.get_ref()) {
+                let field = format!("sweep.grid.partitions[{i}]");
+                return Err(at.field(&field, n, "from 1 to 10000"));
+            }
+            let n = *n.get_ref() as i32;
+            values.push(GridPoint {
+                partitions: Some(n),
+                ..GridPoint::default()
+            });
+        }
+        expand(values);
+    }
+    if let Some(list) = &grid.instances {
+        listed("instances", list.span(), list.get_ref().len())?;
+        let mut values = Vec::new();
+        for (i, n) in list.get_ref().iter().enumerate() {
+            if !(1..=1_000).contains(n.get_ref()) {
+                let field = format!("sweep.grid.instances[{i}]");
+                return Err(at.field(&field, n, "from 1 to 1000"));
+            }
+            let n = *n.get_ref() as u32;
+            values.push(GridPoint {
+                instances: Some(n),
+                ..GridPoint::default()
+            });
+        }
+        expand(values);
+    }
+    for (key, list) in &grid.client {
+        let field = format!("sweep.grid.client.{key}");
+        if super::secrets::is_secret(key) {
+            return Err(at.field(
+                &field,
+                list,
+                "a secret is not swept: its values would be named in sweep.json and the chart",
+            ));
+        }
+        listed(&format!("client.{key}"), list.span(), list.get_ref().len())?;
+        let mut values = Vec::new();
+        for value in list.get_ref() {
+            values.push(GridPoint {
+                client: [(key.clone(), value.get_ref().clone())].into(),
+                ..GridPoint::default()
+            });
+        }
+        expand(values);
+    }
+    if out.len() > MAX_POINTS {
+        return Err(at.error(
+            raw.span(),
+            format!(
+                "`sweep.grid` has {} combinations; at most {MAX_POINTS} (each runs a whole sweep)",
+                out.len()
+            ),
+        ));
+    }
+    Ok(out)
 }

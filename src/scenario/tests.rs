@@ -2000,6 +2000,70 @@ fn a_sweep_table_that_cannot_run_is_refused_where_it_is_wrong() {
     fails_at(&text, "\"account-ordering\"", &["rate = \"max\"", "sweep"]);
 }
 
+#[test]
+fn a_sweep_grid_is_every_combination_in_order() {
+    let text = format!(
+        "{}\n[sweep]\nmode = \"search\"\nfrom = \"1000/s\"\nto = \"8000/s\"\n\
+         [sweep.grid]\nsize = [\"1KiB\", \"4KiB\"]\npartitions = [1, 6]\n\
+         client = {{ \"compression.type\" = [\"none\", \"lz4\"] }}\n",
+        valid()
+    );
+    let grid = parse_ok(&text).sweep.unwrap().grid;
+    let labels: Vec<String> = grid.iter().map(|p| p.label()).collect();
+    assert_eq!(labels.len(), 8);
+    assert_eq!(labels[0], "size=1024B partitions=1 compression.type=none");
+    assert_eq!(labels[1], "size=1024B partitions=1 compression.type=lz4");
+    assert_eq!(labels[7], "size=4096B partitions=6 compression.type=lz4");
+    // Without a grid: one point that changes nothing.
+    let text = format!(
+        "{}\n[sweep]\nmode = \"ladder\"\nrates = [\"1/s\"]\n",
+        valid()
+    );
+    let grid = parse_ok(&text).sweep.unwrap().grid;
+    assert_eq!(grid, vec![crate::scenario::sweep::GridPoint::default()]);
+}
+
+#[test]
+fn a_sweep_grid_that_cannot_run_is_refused_where_it_is_wrong() {
+    let with = |grid: &str| {
+        format!(
+            "{}\n[sweep]\nmode = \"ladder\"\nrates = [\"1/s\"]\n[sweep.grid]\n{grid}\n",
+            valid()
+        )
+    };
+    fails_at(
+        &with("size = []"),
+        "[]",
+        &["`sweep.grid.size`: list at least one"],
+    );
+    fails_at(
+        &with("size = [\"1KiB\", \"2B\"]"),
+        "\"2B\"",
+        &["sweep.grid.size[1]", "template"],
+    );
+    fails_at(
+        &with("partitions = [-3]"),
+        "-3",
+        &["sweep.grid.partitions[0]"],
+    );
+    fails_at(
+        &with("instances = [5001]"),
+        "5001",
+        &["sweep.grid.instances[0]"],
+    );
+    fails_at(
+        &with("client = { \"sasl.password\" = [\"a\", \"b\"] }"),
+        "[\"a\", \"b\"]",
+        &["a secret is not swept"],
+    );
+    fails_at(&with("sizes = [\"1KiB\"]"), "sizes", &["unknown field"]);
+    fails_at(
+        &with("partitions = [1, 2, 3, 4, 5, 6, 7, 8, 9]\ninstances = [1, 2, 3, 4, 5, 6, 7, 8]"),
+        "[sweep.grid]",
+        &["72 combinations", "at most 64"],
+    );
+}
+
 /// A scenario with `[cluster.security]` `extra` and a producer table with `table` keys.
 fn secured(extra: &str, table: &str) -> String {
     format!(

@@ -803,6 +803,21 @@ impl Cluster for EmbeddedCluster {
             NodeOp::Delay(_) => super::require(ClusterKind::Embedded, &self.capabilities(), op),
         }
     }
+
+    fn nodes_down(&self) -> Vec<(NodeId, String)> {
+        self.nodes
+            .iter()
+            .filter_map(|node| {
+                let exited = reap(node);
+                let state = lock(&node.state);
+                match *state {
+                    NodeState::Running(_) => None,
+                    _ if exited => Some((node.layout.id, "stopped (its process is gone)".into())),
+                    _ => Some((node.layout.id, state.name().to_owned())),
+                }
+            })
+            .collect()
+    }
 }
 
 impl Drop for EmbeddedCluster {
