@@ -303,3 +303,161 @@ fn the_report_renders_in_a_real_browser() {
         colours.len()
     );
 }
+
+/// A short ladder on the mock with a latency bound, at two grid points: two charts to draw.
+const SWEEP: &str = r#"
+name = "sweep-demo"
+seed = 5
+warmup = "0s"
+duration = "2s"
+drain_timeout = "20s"
+
+[[topics]]
+name = "sweep-demo"
+partitions = 2
+
+[[producers]]
+name = "p"
+driver = "rdkafka"
+topic = "sweep-demo"
+rate = "200/s"
+template = "raw"
+size = "100B"
+keys = { count = 20, distribution = "uniform" }
+
+[[consumers]]
+name = "c"
+driver = "rdkafka"
+topic = "sweep-demo"
+group = "sweep-demo"
+commit = "auto"
+
+[checks]
+anomalies = ["lost_write", "lost_delivery"]
+duplicate_delivery = "allowed"
+
+[checks.slo]
+e2e_p99 = "1s"
+
+[sweep]
+mode = "ladder"
+rates = ["200/s", "400/s", "800/s"]
+
+[sweep.grid]
+size = ["100B", "1KiB"]
+"#;
+
+/// Appended to a copy of sweep.html: measures each chart as the browser drew it.
+const SWEEP_PROBE: &str = r##"<script>
+var errors = [];
+window.addEventListener("error", function (e) { errors.push(String(e.message)); });
+window.addEventListener("load", function () {
+  var charts = [];
+  document.querySelectorAll("svg.chart").forEach(function (svg) {
+    var box = svg.getBoundingClientRect();
+    var series = [];
+    svg.querySelectorAll("polyline.series").forEach(function (p) {
+      var b = p.getBoundingClientRect();
+      series.push({
+        name: p.getAttribute("data-series"),
+        points: p.points.numberOfItems,
+        length: p.getTotalLength(),
+        inside: b.left >= box.left - 1 && b.right <= box.right + 1 &&
+                b.top >= box.top - 1 && b.bottom <= box.bottom + 1
+      });
+    });
+    var slo = svg.querySelector("line.slo");
+    var answer = svg.querySelector("line.answer");
+    charts.push({
+      width: box.width, height: box.height, series: series,
+      slo: slo ? slo.getBoundingClientRect().width : 0,
+      answer: answer ? answer.getBoundingClientRect().height : 0
+    });
+  });
+  var pre = document.createElement("pre");
+  pre.id = "probe";
+  pre.textContent = JSON.stringify({
+    errors: errors,
+    requests: performance.getEntriesByType("resource").length,
+    links: document.querySelectorAll("a[href$='report.html']").length,
+    capacity: document.querySelectorAll("#capacity tbody tr").length,
+    charts: charts
+  });
+  document.body.appendChild(pre);
+});
+</script>"##;
+
+#[test]
+fn the_sweep_chart_renders_in_a_real_browser() {
+    let Some(browser) = chromium() else {
+        eprintln!(
+            "SKIPPED the_sweep_chart_renders_in_a_real_browser: no chromium on PATH \
+             (apt-get install chromium, or set CHROMIUM)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), "sweep-demo", SWEEP);
+    let out = dir.path().join("out");
+    let o = harness(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--cluster",
+        "mock",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 0);
+    let folder = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let html = std::fs::read_to_string(folder.join("sweep.html")).unwrap();
+    let probed = folder.join("probe.html");
+    std::fs::write(
+        &probed,
+        html.replace("</body>", &format!("{SWEEP_PROBE}</body>")),
+    )
+    .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let dom = browse(&browser, profile.path(), &["--dump-dom"], &probed);
+    let start = dom.find("<pre id=\"probe\">").expect("the probe ran") + 16;
+    let end = start + dom[start..].find("</pre>").unwrap();
+    let json = dom[start..end]
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let probe: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(probe["errors"], serde_json::json!([]), "{probe}");
+    assert_eq!(probe["requests"], 0, "the page loaded something: {probe}");
+    // One warm-up and three rates at each of two points, each linked to its report.
+    assert_eq!(probe["links"], 7, "{probe}");
+    assert_eq!(probe["capacity"], 2, "a row per grid point: {probe}");
+    let charts = probe["charts"].as_array().unwrap();
+    assert_eq!(charts.len(), 2, "a chart per grid point: {probe}");
+    for c in charts {
+        assert!(c["width"].as_f64().unwrap() > 500.0, "{c}");
+        assert!(c["height"].as_f64().unwrap() > 200.0, "{c}");
+        let series = c["series"].as_array().unwrap();
+        assert_eq!(series.len(), 4, "{c}");
+        for s in series {
+            // A point per counted step (the warm-up is not drawn), drawn inside the chart.
+            assert_eq!(s["points"], 3, "{s}");
+            assert!(
+                s["length"].as_f64().unwrap() > 10.0,
+                "a line, not a dot: {s}"
+            );
+            assert_eq!(s["inside"], true, "{s}");
+        }
+        assert!(
+            c["slo"].as_f64().unwrap() > 400.0,
+            "the SLO line spans it: {c}"
+        );
+        assert!(
+            c["answer"].as_f64().unwrap() > 150.0,
+            "the answer is marked: {c}"
+        );
+    }
+}
