@@ -362,37 +362,37 @@ fn points(
         }
         expand(values);
     }
+    // A list of whole numbers in `1..=max`, each a point made by `point`.
+    let counts = |field: &str,
+                  list: &Spanned<Vec<Spanned<i64>>>,
+                  max: i64,
+                  point: fn(i64) -> GridPoint|
+     -> Result<Vec<GridPoint>, ScenarioError> {
+        listed(field, list.span(), list.get_ref().len())?;
+        list.get_ref()
+            .iter()
+            .enumerate()
+            .map(|(i, n)| match *n.get_ref() {
+                v if (1..=max).contains(&v) => Ok(point(v)),
+                _ => Err(at.field(
+                    &format!("sweep.grid.{field}[{i}]"),
+                    n,
+                    &format!("from 1 to {max}"),
+                )),
+            })
+            .collect()
+    };
     if let Some(list) = &grid.partitions {
-        listed("partitions", list.span(), list.get_ref().len())?;
-        let mut values = Vec::new();
-        for (i, n) in list.get_ref().iter().enumerate() {
-            if !(1..=10_000).contains(n.get_ref()) {
-                let field = format!("sweep.grid.partitions[{i}]");
-                return Err(at.field(&field, n, "from 1 to 10000"));
-            }
-            let n = *n.get_ref() as i32;
-            values.push(GridPoint {
-                partitions: Some(n),
-                ..GridPoint::default()
-            });
-        }
-        expand(values);
+        expand(counts("partitions", list, 10_000, |n| GridPoint {
+            partitions: Some(n as i32),
+            ..GridPoint::default()
+        })?);
     }
     if let Some(list) = &grid.instances {
-        listed("instances", list.span(), list.get_ref().len())?;
-        let mut values = Vec::new();
-        for (i, n) in list.get_ref().iter().enumerate() {
-            if !(1..=1_000).contains(n.get_ref()) {
-                let field = format!("sweep.grid.instances[{i}]");
-                return Err(at.field(&field, n, "from 1 to 1000"));
-            }
-            let n = *n.get_ref() as u32;
-            values.push(GridPoint {
-                instances: Some(n),
-                ..GridPoint::default()
-            });
-        }
-        expand(values);
+        expand(counts("instances", list, 1_000, |n| GridPoint {
+            instances: Some(n as u32),
+            ..GridPoint::default()
+        })?);
     }
     for (key, list) in &grid.client {
         let field = format!("sweep.grid.client.{key}");
