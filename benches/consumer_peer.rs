@@ -1,0 +1,424 @@
+//! The consumer peer comparison: our rdkafka group consumer, every delivery recorded into
+//! the History as a run records it, against Kafka's own `kafka-consumer-perf-test`
+//! (`org.apache.kafka.tools.ConsumerPerformance`), both reading the same backlog from the
+//! beginning, in a new group each time, on one embedded 1-node cluster.
+//!
+//! Run: `cargo bench --bench consumer_peer`. Settings: `CPEER_RECORDS` (default 1000000),
+//! `CPEER_SIZE` (value bytes, default 100), `CPEER_RUNS` (per side, default 3),
+//! `CPEER_PARTITIONS` (default 1), `CPEER_ONLY` (`ours` or `theirs`: one side only, e.g. to
+//! profile it), `CPEER_TOOLS_VERSION` (the kafka-tools release to run; default the
+//! cluster's, else the newest one known to be on Maven Central).
+//!
+//! ```text
+//!   EmbeddedCluster (1 node, default version)
+//!     ├─ fill: a producer-only scenario (rate = max, stamps on) ─run::execute─> the backlog topic
+//!     ├─ warm-up: ours reads it once, not reported
+//!     └─ ours, theirs, ours, theirs, ... (each in a group of its own, from the beginning)
+//!          ours   = the scenario's [[consumers]] table ─run::backlog::read_backlog─> History
+//!          theirs = java -cp '<kafka-tools jars>/*' ConsumerPerformance ... (a child JVM)
+//! ```
+//!
+//! What is counted. Ours: records delivered (each recorded into the History by the run's
+//! collector) over the seconds from the consumer's start (its client created, subscribed,
+//! joining the group) until the collector had recorded the last record (within 2 ms); "ours
+//! after join" over the same span less the time until the group assignment came. Theirs:
+//! its `nMsg.sec`, records over the milliseconds from just before `subscribe` (after the
+//! client was constructed) until the poll loop had counted the N-th record, and its
+//! `fetch.nMsg.sec`, the same less the time until its first partitions were assigned. So
+//! ours total compares with `nMsg.sec` and ours after join with `fetch.nMsg.sec`. Neither
+//! counts the JVM's start-up, closing the client, or leaving the group. Both use the
+//! clients' default fetch sizes (`fetch.max.bytes` 50 MiB, `max.partition.fetch.bytes`
+//! 1 MiB, `fetch.min.bytes` 1, 500 ms fetch wait) with `auto.offset.reset = earliest` and
+//! auto-commit; the tool also sets its socket receive buffer to 2 MiB (librdkafka leaves it
+//! to the system). A figure, not a test: it depends on the machine.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Peer, env_var, find_peer, median, run_child, spread, tool_command};
+use kafka_harness::run::backlog::{Backlog, BacklogOptions, read_backlog};
+use kafka_harness::run::engine::RunOptions;
+use kafka_harness::{Cluster, EmbeddedCluster};
+
+/// `batch.size` of the producer that fills the backlog.
+const BATCH_BYTES: usize = 65_536;
+/// How long one read (either side) may take before it is stopped.
+const READ_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[derive(Clone, Copy, PartialEq)]
+enum Sides {
+    Both,
+    Ours,
+    Theirs,
+}
+
+struct Settings {
+    records: u64,
+    size: usize,
+    runs: usize,
+    partitions: i32,
+    sides: Sides,
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        let sides = match env_var("CPEER_ONLY", String::new()).as_str() {
+            "" => Sides::Both,
+            "ours" => Sides::Ours,
+            "theirs" => Sides::Theirs,
+            other => panic!("CPEER_ONLY={other}: ours or theirs"),
+        };
+        let settings = Settings {
+            records: env_var("CPEER_RECORDS", 1_000_000u64),
+            size: env_var("CPEER_SIZE", 100usize),
+            runs: env_var("CPEER_RUNS", 3usize),
+            partitions: env_var("CPEER_PARTITIONS", 1i32),
+            sides,
+        };
+        assert!(settings.records > 0, "CPEER_RECORDS must be at least 1");
+        assert!(settings.runs > 0, "CPEER_RUNS must be at least 1");
+        assert!(
+            settings.partitions > 0,
+            "CPEER_PARTITIONS must be at least 1"
+        );
+        settings
+    }
+
+    /// Unacknowledged sends of the filling producer: the 5 requests an idempotent producer
+    /// keeps in flight per partition and one batch behind them (see benches/peer.rs).
+    fn max_in_flight(&self) -> usize {
+        let per_batch = (BATCH_BYTES / self.size.max(1)).max(1);
+        6 * per_batch * self.partitions as usize
+    }
+}
+
+/// The scenario: the producer that fills the backlog and, with `consumer`, the consumer
+/// that reads it (client defaults; `auto.offset.reset = earliest` is the driver's).
+fn scenario(s: &Settings, consumer: bool) -> kafka_harness::scenario::Plan {
+    let mut text = format!(
+        "name = \"consumer-peer\"\n\
+         description = \"a backlog for the consumer peer bench\"\n\
+         seed = 1\n\
+         messages = {records}\n\
+         warmup = \"0s\"\n\
+         [cluster]\n\
+         brokers = 1\n\
+         [[topics]]\n\
+         name = \"cpeer-backlog\"\n\
+         partitions = {partitions}\n\
+         replication_factor = 1\n\
+         [[producers]]\n\
+         name = \"fill\"\n\
+         driver = \"rdkafka\"\n\
+         topic = \"cpeer-backlog\"\n\
+         template = \"raw\"\n\
+         size = \"{size}B\"\n\
+         keys = {{ count = 1000, distribution = \"uniform\" }}\n\
+         rate = \"max\"\n\
+         max_in_flight = {max_in_flight}\n\
+         [producers.client]\n\
+         \"acks\" = \"all\"\n\
+         \"linger.ms\" = \"5\"\n\
+         \"batch.size\" = \"{BATCH_BYTES}\"\n\
+         \"compression.type\" = \"none\"\n",
+        records = s.records,
+        partitions = s.partitions,
+        size = s.size,
+        max_in_flight = s.max_in_flight(),
+    );
+    if consumer {
+        text.push_str(
+            "[[consumers]]\n\
+             name = \"ours\"\n\
+             driver = \"rdkafka\"\n\
+             topic = \"cpeer-backlog\"\n\
+             group = \"cpeer-ours\"\n",
+        );
+    }
+    kafka_harness::scenario::parse(Path::new("consumer-peer.toml"), &text)
+        .unwrap_or_else(|e| panic!("the bench's scenario does not parse: {e}\n{text}"))
+}
+
+/// One read of ours: records per second from the consumer's start, and after its join.
+struct Ours {
+    per_s: f64,
+    fetch_per_s: f64,
+    join_ms: f64,
+    seconds: f64,
+}
+
+async fn run_ours(
+    cluster: &EmbeddedCluster,
+    s: &Settings,
+    topics: &[String],
+    suffix: &str,
+) -> Ours {
+    let plan = scenario(s, true);
+    let options = BacklogOptions {
+        group_suffix: suffix.to_owned(),
+        timeout: READ_TIMEOUT,
+    };
+    let Backlog {
+        history,
+        recorded,
+        assigned,
+        caught_up,
+        ..
+    } = read_backlog(&plan, cluster, topics, &options)
+        .await
+        .unwrap_or_else(|e| panic!("our read failed: {e}"));
+    assert!(
+        caught_up,
+        "ours did not read the backlog within {READ_TIMEOUT:?}"
+    );
+    let delivered = history.deliveries.len() as u64;
+    assert_eq!(delivered, s.records, "ours: each record once");
+    assert!(
+        history.deliveries.iter().all(|d| d.id.is_some()),
+        "ours: every record carried its stamp"
+    );
+    let seconds = recorded.as_secs_f64();
+    let join = assigned.expect("ours: assigned").as_secs_f64();
+    Ours {
+        per_s: delivered as f64 / seconds,
+        fetch_per_s: delivered as f64 / (seconds - join),
+        join_ms: join * 1e3,
+        seconds,
+    }
+}
+
+/// ConsumerPerformance's result line.
+#[derive(Debug, Clone, PartialEq)]
+struct TheirSummary {
+    records: u64,
+    per_s: f64,
+    rebalance_ms: f64,
+    fetch_per_s: f64,
+}
+
+/// Parses ConsumerPerformance's line under its header "start.time, end.time,
+/// data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms,
+/// fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec", e.g. "2026-01-01 10:00:00:000,
+/// 2026-01-01 10:00:03:000, 95.3674, 31.7891, 1000000, 333333.3333, 3012, -12, ...".
+fn parse_summary(line: &str) -> Option<TheirSummary> {
+    let fields: Vec<&str> = line.trim().split(", ").collect();
+    if fields.len() != 10 {
+        return None;
+    }
+    let number = |i: usize| -> Option<f64> { fields[i].trim().parse().ok() };
+    Some(TheirSummary {
+        records: fields[4].trim().parse().ok()?,
+        per_s: number(5)?,
+        rebalance_ms: number(6)?,
+        fetch_per_s: number(9)?,
+    })
+}
+
+const CONSUMER_PERFORMANCE: &str = "org.apache.kafka.tools.ConsumerPerformance";
+
+/// The tool's option for the number of records to read: `--num-records` where its `--help`
+/// lists it (newer 4.x, which deprecates `--messages`), else `--messages`.
+async fn count_option(peer: &Peer) -> &'static str {
+    let mut command = tool_command(peer, CONSUMER_PERFORMANCE);
+    command.arg("--help");
+    let out = run_child(
+        command,
+        Duration::from_secs(60),
+        "ConsumerPerformance --help",
+    )
+    .await;
+    let help = format!("{}\n{}", out.stdout.join("\n"), out.stderr);
+    if help.contains("--num-records") {
+        "--num-records"
+    } else {
+        "--messages"
+    }
+}
+
+/// One run of theirs, in group `group`.
+async fn run_theirs(
+    cluster: &EmbeddedCluster,
+    peer: &Peer,
+    count_option: &str,
+    s: &Settings,
+    topic: &str,
+    group: &str,
+) -> TheirSummary {
+    let mut command = tool_command(peer, CONSUMER_PERFORMANCE);
+    command
+        .args(["--bootstrap-server", &cluster.bootstrap_servers()])
+        .args(["--topic", topic])
+        .args([count_option, &s.records.to_string()])
+        .args(["--group", group])
+        // The longest wait between returned records before it gives up.
+        .args(["--timeout", "60000"]);
+    let out = run_child(command, READ_TIMEOUT, "ConsumerPerformance").await;
+    let header = out
+        .stdout
+        .iter()
+        .position(|l| l.starts_with("start.time, end.time"));
+    let summary = header
+        .and_then(|h| out.stdout.get(h + 1))
+        .and_then(|l| parse_summary(l));
+    match (out.status.success(), summary) {
+        (true, Some(summary)) => {
+            assert_eq!(
+                summary.records,
+                s.records,
+                "theirs: every record should be read\n{}",
+                out.stdout.join("\n")
+            );
+            summary
+        }
+        (_, summary) => panic!(
+            "ConsumerPerformance failed ({}, summary {summary:?}); its output:\n{}\n{}",
+            out.status,
+            out.stdout.join("\n"),
+            out.stderr
+        ),
+    }
+}
+
+/// `median (min..max)` of `values`, as whole numbers.
+fn summary_cell(values: &[f64]) -> String {
+    if values.is_empty() {
+        return "-".to_owned();
+    }
+    let (min, max) = spread(values);
+    format!("{:.0} ({:.0}..{:.0})", median(values), min, max)
+}
+
+fn main() {
+    common::init_tracing();
+    let s = Settings::from_env();
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let reports = scratch.path().join("reports");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // block_on runs this future on the main thread, which the peer's JVMs are tied to.
+    runtime.block_on(async {
+        let cluster = EmbeddedCluster::builder()
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let version = cluster.kafka_version().unwrap_or_default();
+        let peer = find_peer(&version, scratch.path(), "CPEER_TOOLS_VERSION", "cpeer");
+        let count_option = count_option(&peer).await;
+        eprintln!(
+            "cpeer: cluster {} (Kafka {version}); a backlog of {} records of {} B on {} \
+             partition(s), {} reads a side; pid {}",
+            cluster.bootstrap_servers(),
+            s.records,
+            s.size,
+            s.partitions,
+            s.runs,
+            std::process::id()
+        );
+
+        let (filled, _) =
+            kafka_harness::run::execute(&scenario(&s, false), &cluster, RunOptions::default(), &reports)
+                .await
+                .unwrap_or_else(|e| panic!("filling the backlog failed: {e}"));
+        assert_eq!(filled.counts.acked, s.records, "the backlog: every record acknowledged");
+        let topics = filled.topics.clone();
+        eprintln!(
+            "cpeer: filled {} at {:.0} msgs/s",
+            topics[0], filled.throughput.produced_msgs_per_s
+        );
+
+        // Warm the broker's read path (JIT) so that the first measured read is not the cold one.
+        let warm = run_ours(&cluster, &s, &topics, "-warm-up").await;
+        eprintln!("cpeer: warm-up, ours: {:.0} msgs/s (not counted)", warm.per_s);
+
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        for run in 1..=s.runs {
+            if s.sides != Sides::Theirs {
+                let o = run_ours(&cluster, &s, &topics, &format!("-{run}")).await;
+                eprintln!(
+                    "cpeer: run {run} ours   {:>10.0} msgs/s, {:>10.0} after join ({:.2} s, join {:.0} ms)",
+                    o.per_s, o.fetch_per_s, o.seconds, o.join_ms
+                );
+                ours.push(o);
+            }
+            if s.sides != Sides::Ours {
+                let group = format!("cpeer-theirs-{run}-{:08x}", rand::random::<u32>());
+                let t = run_theirs(&cluster, &peer, count_option, &s, &topics[0], &group).await;
+                eprintln!(
+                    "cpeer: run {run} theirs {:>10.0} msgs/s, {:>10.0} after join (join {:.0} ms)",
+                    t.per_s, t.fetch_per_s, t.rebalance_ms
+                );
+                theirs.push(t);
+            }
+        }
+        drop(cluster); // every broker JVM is killed and reaped here
+
+        let (_, librdkafka) = rdkafka::util::get_rdkafka_version();
+        println!();
+        println!(
+            "consumer peer comparison on one embedded 1-node Kafka {version} cluster: a backlog \
+             of {} records of {} B values on {} partition(s), each read from the beginning in a \
+             new group",
+            s.records, s.size, s.partitions
+        );
+        println!(
+            "  ours:   kafka-harness rdkafka group consumer (librdkafka {librdkafka}), client \
+             defaults, deliveries recorded into the History by the run's collector; \
+             run::backlog::read_backlog"
+        );
+        println!(
+            "  theirs: org.apache.kafka.tools.ConsumerPerformance from kafka-tools {}{}, tool \
+             defaults",
+            peer.tools_version,
+            peer.note
+                .as_ref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        );
+        println!(
+            "  msgs/s: from the start (ours: client created; theirs: subscribe) to the last \
+             record; after join: less the time to the group assignment (theirs: fetch.nMsg.sec)"
+        );
+        println!();
+        println!(
+            "  {:<8} {:>12} {:>12} {:>9}   {:>12} {:>12} {:>9}",
+            "run", "ours", "after join", "join ms", "theirs", "after join", "join ms"
+        );
+        for i in 0..s.runs {
+            let o = ours.get(i);
+            let t = theirs.get(i);
+            let cell = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0}"));
+            println!(
+                "  {:<8} {:>12} {:>12} {:>9}   {:>12} {:>12} {:>9}",
+                i + 1,
+                cell(o.map(|o| o.per_s)),
+                cell(o.map(|o| o.fetch_per_s)),
+                cell(o.map(|o| o.join_ms)),
+                cell(t.map(|t| t.per_s)),
+                cell(t.map(|t| t.fetch_per_s)),
+                cell(t.map(|t| t.rebalance_ms)),
+            );
+        }
+        let our_total: Vec<f64> = ours.iter().map(|o| o.per_s).collect();
+        let our_fetch: Vec<f64> = ours.iter().map(|o| o.fetch_per_s).collect();
+        let their_total: Vec<f64> = theirs.iter().map(|t| t.per_s).collect();
+        let their_fetch: Vec<f64> = theirs.iter().map(|t| t.fetch_per_s).collect();
+        println!();
+        println!("  median (min..max), msgs/s:");
+        println!("    ours   total       {}", summary_cell(&our_total));
+        println!("    theirs nMsg.sec    {}", summary_cell(&their_total));
+        println!("    ours   after join  {}", summary_cell(&our_fetch));
+        println!("    theirs fetch.nMsg.sec {}", summary_cell(&their_fetch));
+        if !ours.is_empty() && !theirs.is_empty() {
+            println!(
+                "  ratio ours/theirs (medians): {:.2} total (vs nMsg.sec), {:.2} after join \
+                 (vs fetch.nMsg.sec)",
+                median(&our_total) / median(&their_total),
+                median(&our_fetch) / median(&their_fetch)
+            );
+        }
+    });
+    // The reports of the fill run live in the scratch folder, removed here.
+    drop(scratch);
+}
