@@ -6,8 +6,10 @@
 //! Run: `cargo bench --bench consumer_peer`. Settings: `CPEER_RECORDS` (default 1000000),
 //! `CPEER_SIZE` (value bytes, default 100), `CPEER_RUNS` (per side, default 3),
 //! `CPEER_PARTITIONS` (default 1), `CPEER_ONLY` (`ours` or `theirs`: one side only, e.g. to
-//! profile it), `CPEER_TOOLS_VERSION` (the kafka-tools release to run; default the
-//! cluster's, else the newest one known to be on Maven Central).
+//! profile it), `CPEER_CLIENT` (`key=value,...`: client settings for our consumer only, on
+//! top of the defaults, e.g. to try librdkafka's fetch settings), `CPEER_TOOLS_VERSION` (the
+//! kafka-tools release to run; default the cluster's, else the newest one known to be on
+//! Maven Central).
 //!
 //! ```text
 //!   EmbeddedCluster (1 node, default version)
@@ -37,7 +39,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Peer, env_var, find_peer, median, run_child, spread, tool_command};
+use common::{Peer, cpu_seconds, env_var, find_peer, median, run_child, spread, tool_command};
 use kafka_harness::run::backlog::{Backlog, BacklogOptions, read_backlog};
 use kafka_harness::run::engine::RunOptions;
 use kafka_harness::{Cluster, EmbeddedCluster};
@@ -60,6 +62,8 @@ struct Settings {
     runs: usize,
     partitions: i32,
     sides: Sides,
+    /// Client settings for our consumer on top of the defaults (`CPEER_CLIENT`).
+    client: Vec<(String, String)>,
 }
 
 impl Settings {
@@ -76,6 +80,14 @@ impl Settings {
             runs: env_var("CPEER_RUNS", 3usize),
             partitions: env_var("CPEER_PARTITIONS", 1i32),
             sides,
+            client: env_var("CPEER_CLIENT", String::new())
+                .split(',')
+                .filter(|kv| !kv.trim().is_empty())
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) => (k.trim().to_owned(), v.trim().to_owned()),
+                    None => panic!("CPEER_CLIENT: {kv:?} is not key=value"),
+                })
+                .collect(),
         };
         assert!(settings.records > 0, "CPEER_RECORDS must be at least 1");
         assert!(settings.runs > 0, "CPEER_RUNS must be at least 1");
@@ -134,8 +146,12 @@ fn scenario(s: &Settings, consumer: bool) -> kafka_harness::scenario::Plan {
              name = \"ours\"\n\
              driver = \"rdkafka\"\n\
              topic = \"cpeer-backlog\"\n\
-             group = \"cpeer-ours\"\n",
+             group = \"cpeer-ours\"\n\
+             [consumers.client]\n",
         );
+        for (k, v) in &s.client {
+            text.push_str(&format!("{k:?} = {v:?}\n"));
+        }
     }
     kafka_harness::scenario::parse(Path::new("consumer-peer.toml"), &text)
         .unwrap_or_else(|e| panic!("the bench's scenario does not parse: {e}\n{text}"))
@@ -147,10 +163,17 @@ struct Ours {
     fetch_per_s: f64,
     join_ms: f64,
     seconds: f64,
+    /// CPU seconds of this process (consumer, collector, everything) during the read.
+    cpu_s: f64,
+    /// CPU seconds of the broker during the read.
+    broker_cpu_s: f64,
+    /// The longest time between two deliveries, in ms (a fetch backoff shows here).
+    max_gap_ms: f64,
 }
 
 async fn run_ours(
     cluster: &EmbeddedCluster,
+    broker: &str,
     s: &Settings,
     topics: &[String],
     suffix: &str,
@@ -160,6 +183,8 @@ async fn run_ours(
         group_suffix: suffix.to_owned(),
         timeout: READ_TIMEOUT,
     };
+    let (cpu_before, _) = cpu_seconds("self");
+    let (broker_before, _) = cpu_seconds(broker);
     let Backlog {
         history,
         recorded,
@@ -169,6 +194,8 @@ async fn run_ours(
     } = read_backlog(&plan, cluster, topics, &options)
         .await
         .unwrap_or_else(|e| panic!("our read failed: {e}"));
+    let cpu_s = cpu_seconds("self").0 - cpu_before;
+    let broker_cpu_s = cpu_seconds(broker).0 - broker_before;
     assert!(
         caught_up,
         "ours did not read the backlog within {READ_TIMEOUT:?}"
@@ -179,6 +206,13 @@ async fn run_ours(
         history.deliveries.iter().all(|d| d.id.is_some()),
         "ours: every record carried its stamp"
     );
+    let max_gap_ms = history
+        .deliveries
+        .windows(2)
+        .map(|w| w[1].at.saturating_sub(w[0].at))
+        .max()
+        .unwrap_or(0) as f64
+        / 1e3;
     let seconds = recorded.as_secs_f64();
     let join = assigned.expect("ours: assigned").as_secs_f64();
     Ours {
@@ -186,6 +220,9 @@ async fn run_ours(
         fetch_per_s: delivered as f64 / (seconds - join),
         join_ms: join * 1e3,
         seconds,
+        cpu_s,
+        broker_cpu_s,
+        max_gap_ms,
     }
 }
 
@@ -196,6 +233,10 @@ struct TheirSummary {
     per_s: f64,
     rebalance_ms: f64,
     fetch_per_s: f64,
+    /// CPU seconds of the JVM, start-up to exit.
+    cpu_s: f64,
+    /// CPU seconds of the broker while it ran.
+    broker_cpu_s: f64,
 }
 
 /// Parses ConsumerPerformance's line under its header "start.time, end.time,
@@ -213,33 +254,40 @@ fn parse_summary(line: &str) -> Option<TheirSummary> {
         per_s: number(5)?,
         rebalance_ms: number(6)?,
         fetch_per_s: number(9)?,
+        cpu_s: 0.0,
+        broker_cpu_s: 0.0,
     })
 }
 
 const CONSUMER_PERFORMANCE: &str = "org.apache.kafka.tools.ConsumerPerformance";
 
 /// The tool's option for the number of records to read: `--num-records` where its `--help`
-/// lists it (newer 4.x, which deprecates `--messages`), else `--messages`.
-async fn count_option(peer: &Peer) -> &'static str {
+/// lists it (newer 4.x, which deprecates `--messages`), else `--messages`; and the CPU
+/// seconds the JVM took to start, print that and exit.
+async fn count_option(peer: &Peer) -> (&'static str, f64) {
     let mut command = tool_command(peer, CONSUMER_PERFORMANCE);
     command.arg("--help");
+    let (_, children) = cpu_seconds("self");
     let out = run_child(
         command,
         Duration::from_secs(60),
         "ConsumerPerformance --help",
     )
     .await;
+    let cpu_s = cpu_seconds("self").1 - children;
     let help = format!("{}\n{}", out.stdout.join("\n"), out.stderr);
-    if help.contains("--num-records") {
+    let option = if help.contains("--num-records") {
         "--num-records"
     } else {
         "--messages"
-    }
+    };
+    (option, cpu_s)
 }
 
 /// One run of theirs, in group `group`.
 async fn run_theirs(
     cluster: &EmbeddedCluster,
+    broker: &str,
     peer: &Peer,
     count_option: &str,
     s: &Settings,
@@ -254,7 +302,11 @@ async fn run_theirs(
         .args(["--group", group])
         // The longest wait between returned records before it gives up.
         .args(["--timeout", "60000"]);
+    let (_, children) = cpu_seconds("self");
+    let (broker_before, _) = cpu_seconds(broker);
     let out = run_child(command, READ_TIMEOUT, "ConsumerPerformance").await;
+    let cpu_s = cpu_seconds("self").1 - children;
+    let broker_cpu_s = cpu_seconds(broker).0 - broker_before;
     let header = out
         .stdout
         .iter()
@@ -263,7 +315,9 @@ async fn run_theirs(
         .and_then(|h| out.stdout.get(h + 1))
         .and_then(|l| parse_summary(l));
     match (out.status.success(), summary) {
-        (true, Some(summary)) => {
+        (true, Some(mut summary)) => {
+            summary.cpu_s = cpu_s;
+            summary.broker_cpu_s = broker_cpu_s;
             assert_eq!(
                 summary.records,
                 s.records,
@@ -304,7 +358,13 @@ fn main() {
             .unwrap_or_else(|e| panic!("{e}"));
         let version = cluster.kafka_version().unwrap_or_default();
         let peer = find_peer(&version, scratch.path(), "CPEER_TOOLS_VERSION", "cpeer");
-        let count_option = count_option(&peer).await;
+        let (count_option, jvm_start_cpu_s) = count_option(&peer).await;
+        let broker = cluster
+            .node_ids()
+            .first()
+            .and_then(|&n| cluster.pid(n).ok().flatten())
+            .expect("the broker's pid")
+            .to_string();
         eprintln!(
             "cpeer: cluster {} (Kafka {version}); a backlog of {} records of {} B on {} \
              partition(s), {} reads a side; pid {}",
@@ -328,26 +388,26 @@ fn main() {
         );
 
         // Warm the broker's read path (JIT) so that the first measured read is not the cold one.
-        let warm = run_ours(&cluster, &s, &topics, "-warm-up").await;
+        let warm = run_ours(&cluster, &broker, &s, &topics, "-warm-up").await;
         eprintln!("cpeer: warm-up, ours: {:.0} msgs/s (not counted)", warm.per_s);
 
         let mut ours = Vec::new();
         let mut theirs = Vec::new();
         for run in 1..=s.runs {
             if s.sides != Sides::Theirs {
-                let o = run_ours(&cluster, &s, &topics, &format!("-{run}")).await;
+                let o = run_ours(&cluster, &broker, &s, &topics, &format!("-{run}")).await;
                 eprintln!(
-                    "cpeer: run {run} ours   {:>10.0} msgs/s, {:>10.0} after join ({:.2} s, join {:.0} ms)",
-                    o.per_s, o.fetch_per_s, o.seconds, o.join_ms
+                    "cpeer: run {run} ours   {:>10.0} msgs/s, {:>10.0} after join ({:.2} s, join {:.0} ms; cpu {:.2} s, broker {:.2} s; longest gap {:.0} ms)",
+                    o.per_s, o.fetch_per_s, o.seconds, o.join_ms, o.cpu_s, o.broker_cpu_s, o.max_gap_ms
                 );
                 ours.push(o);
             }
             if s.sides != Sides::Ours {
                 let group = format!("cpeer-theirs-{run}-{:08x}", rand::random::<u32>());
-                let t = run_theirs(&cluster, &peer, count_option, &s, &topics[0], &group).await;
+                let t = run_theirs(&cluster, &broker, &peer, count_option, &s, &topics[0], &group).await;
                 eprintln!(
-                    "cpeer: run {run} theirs {:>10.0} msgs/s, {:>10.0} after join (join {:.0} ms)",
-                    t.per_s, t.fetch_per_s, t.rebalance_ms
+                    "cpeer: run {run} theirs {:>10.0} msgs/s, {:>10.0} after join (join {:.0} ms; cpu {:.2} s, broker {:.2} s)",
+                    t.per_s, t.fetch_per_s, t.rebalance_ms, t.cpu_s, t.broker_cpu_s
                 );
                 theirs.push(t);
             }
@@ -364,8 +424,12 @@ fn main() {
         );
         println!(
             "  ours:   kafka-harness rdkafka group consumer (librdkafka {librdkafka}), client \
-             defaults, deliveries recorded into the History by the run's collector; \
-             run::backlog::read_backlog"
+             defaults{}, deliveries recorded into the History by the run's collector; \
+             run::backlog::read_backlog",
+            s.client
+                .iter()
+                .map(|(k, v)| format!(" + {k}={v}"))
+                .collect::<String>()
         );
         println!(
             "  theirs: org.apache.kafka.tools.ConsumerPerformance from kafka-tools {}{}, tool \
@@ -380,36 +444,69 @@ fn main() {
             "  msgs/s: from the start (ours: client created; theirs: subscribe) to the last \
              record; after join: less the time to the group assignment (theirs: fetch.nMsg.sec)"
         );
+        println!(
+            "  cpu s: CPU seconds during the read of the reader (ours: this whole process; \
+             theirs: the JVM from start to exit, {jvm_start_cpu_s:.2} s of which is what \
+             `--help` alone costs) and of the broker"
+        );
         println!();
         println!(
-            "  {:<8} {:>12} {:>12} {:>9}   {:>12} {:>12} {:>9}",
-            "run", "ours", "after join", "join ms", "theirs", "after join", "join ms"
+            "  {:<5} {:>9} {:>10} {:>7} {:>6} {:>7}   {:>9} {:>10} {:>7} {:>6} {:>7}",
+            "run",
+            "ours",
+            "after join",
+            "join ms",
+            "cpu s",
+            "broker",
+            "theirs",
+            "after join",
+            "join ms",
+            "cpu s",
+            "broker"
         );
+        let whole = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0}"));
+        let cents = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
         for i in 0..s.runs {
-            let o = ours.get(i);
-            let t = theirs.get(i);
-            let cell = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0}"));
+            let (o, t) = (ours.get(i), theirs.get(i));
             println!(
-                "  {:<8} {:>12} {:>12} {:>9}   {:>12} {:>12} {:>9}",
+                "  {:<5} {:>9} {:>10} {:>7} {:>6} {:>7}   {:>9} {:>10} {:>7} {:>6} {:>7}",
                 i + 1,
-                cell(o.map(|o| o.per_s)),
-                cell(o.map(|o| o.fetch_per_s)),
-                cell(o.map(|o| o.join_ms)),
-                cell(t.map(|t| t.per_s)),
-                cell(t.map(|t| t.fetch_per_s)),
-                cell(t.map(|t| t.rebalance_ms)),
+                whole(o.map(|o| o.per_s)),
+                whole(o.map(|o| o.fetch_per_s)),
+                whole(o.map(|o| o.join_ms)),
+                cents(o.map(|o| o.cpu_s)),
+                cents(o.map(|o| o.broker_cpu_s)),
+                whole(t.map(|t| t.per_s)),
+                whole(t.map(|t| t.fetch_per_s)),
+                whole(t.map(|t| t.rebalance_ms)),
+                cents(t.map(|t| t.cpu_s)),
+                cents(t.map(|t| t.broker_cpu_s)),
             );
         }
         let our_total: Vec<f64> = ours.iter().map(|o| o.per_s).collect();
         let our_fetch: Vec<f64> = ours.iter().map(|o| o.fetch_per_s).collect();
         let their_total: Vec<f64> = theirs.iter().map(|t| t.per_s).collect();
         let their_fetch: Vec<f64> = theirs.iter().map(|t| t.fetch_per_s).collect();
+        let per_record_us = |cpu: &[f64]| {
+            if cpu.is_empty() {
+                "-".to_owned()
+            } else {
+                format!("{:.2}", median(cpu) * 1e6 / s.records as f64)
+            }
+        };
+        let our_cpu: Vec<f64> = ours.iter().map(|o| o.cpu_s).collect();
+        let their_cpu: Vec<f64> = theirs.iter().map(|t| t.cpu_s).collect();
         println!();
         println!("  median (min..max), msgs/s:");
-        println!("    ours   total       {}", summary_cell(&our_total));
-        println!("    theirs nMsg.sec    {}", summary_cell(&their_total));
-        println!("    ours   after join  {}", summary_cell(&our_fetch));
+        println!("    ours total          {}", summary_cell(&our_total));
+        println!("    theirs nMsg.sec     {}", summary_cell(&their_total));
+        println!("    ours after join     {}", summary_cell(&our_fetch));
         println!("    theirs fetch.nMsg.sec {}", summary_cell(&their_fetch));
+        println!(
+            "  reader CPU per record (median): ours {} us, theirs {} us (JVM start-up included)",
+            per_record_us(&our_cpu),
+            per_record_us(&their_cpu)
+        );
         if !ours.is_empty() && !theirs.is_empty() {
             println!(
                 "  ratio ours/theirs (medians): {:.2} total (vs nMsg.sec), {:.2} after join \

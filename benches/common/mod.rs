@@ -259,3 +259,22 @@ pub fn spread(values: &[f64]) -> (f64, f64) {
     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     (min, max)
 }
+
+/// CPU seconds (user + system) a process has used, and those of its children it has waited
+/// for, from `/proc/<pid>/stat` (`self` for this process).
+pub fn cpu_seconds(pid: &str) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("reading /proc/{pid}/stat: {e}"));
+    // The fields after the command name (which may hold spaces) start with the state (3rd).
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // utime, stime, cutime, cstime are the 14th to 17th fields, in USER_HZ (100 on Linux).
+    let ticks = |i: usize| fields.get(i - 4).copied().unwrap_or(0) as f64 / 100.0;
+    (ticks(14) + ticks(15), ticks(16) + ticks(17))
+}
