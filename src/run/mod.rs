@@ -14,6 +14,7 @@
 //! ```
 
 pub mod backend;
+pub mod backlog;
 mod collector;
 pub mod consumers;
 mod drain;
