@@ -4,10 +4,14 @@
 //! one calls its send's [`Done`] (the record's delivery opaque): no task, channel or future
 //! per record.
 //!
-//! Scenario client settings pass straight to librdkafka. Two defaults differ from
-//! librdkafka's, and a scenario may override both: `partitioner = murmur2_random` (the Java
+//! Scenario client settings pass straight to librdkafka. Three defaults differ from
+//! librdkafka's, and a scenario may override each: `partitioner = murmur2_random` (the Java
 //! client's, so keys land where a Java producer would put them) and, for consumers,
-//! `auto.offset.reset = earliest`. In `after_processing` commit mode the consumer stores
+//! `auto.offset.reset = earliest` and `fetch.queue.backoff.ms = 10` (librdkafka's 1000 ms
+//! stops fetching for up to a second whenever its local queue holds 100,000 records, which
+//! a consumer reading a backlog of small records drains in a fraction of that: reading
+//! 1,000,000 records of 100 B ran 3.5x as fast with 10 ms, and the Java client has no such
+//! pause). In `after_processing` commit mode the consumer stores
 //! each offset only after processing the record (`enable.auto.offset.store = false`) and
 //! commits the stored offsets every second and when it leaves: at-least-once. In
 //! `before_processing` mode it commits each record's offset, synchronously, before
@@ -380,7 +384,10 @@ impl ConsumerDriver for RdkafkaConsumer {
     ) -> BoxFuture<Result<(), DriverError>> {
         Box::pin(async move {
             let client = || format!("rdkafka consumer {}", self.instance);
-            let mut defaults = vec![("auto.offset.reset", "earliest")];
+            let mut defaults = vec![
+                ("auto.offset.reset", "earliest"),
+                ("fetch.queue.backoff.ms", "10"),
+            ];
             match self.commit {
                 Commit::Auto => {}
                 // Offsets stored after processing, committed by this loop every second (not

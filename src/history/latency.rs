@@ -11,7 +11,10 @@
 //! End-to-end latency counts from the *intended* send time, so a stalled producer cannot hide
 //! its stall (no coordinated omission); the send delay is shown on its own, as OpenMessaging
 //! Benchmark does. Only messages intended after the warm-up are recorded. Each second gets its
-//! own interval histograms too, for the timeline and the HdrHistogram interval logs.
+//! own interval histograms too, for the timeline and the HdrHistogram interval logs: at two
+//! significant digits (1 %) with 32-bit counts, made when the second records its first value,
+//! so an hour of seconds costs tens of megabytes, not gigabytes (at three digits and 64-bit
+//! counts a second's pair took 368 KiB).
 
 use std::io::Write;
 use std::path::Path;
@@ -83,6 +86,28 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_US, 3).expect("valid histogram bounds")
 }
 
+/// A per-second histogram: two significant digits, 32-bit counts (a second holds fewer than
+/// 4 billion values).
+type IntervalHistogram = Histogram<u32>;
+
+#[allow(
+    clippy::expect_used,
+    reason = "constant bounds, which hdrhistogram accepts"
+)]
+fn new_interval() -> IntervalHistogram {
+    Histogram::new_with_bounds(1, MAX_US, 2).expect("valid histogram bounds")
+}
+
+/// Records `value` in a second's histogram, making it on first use.
+fn record_interval(slot: &mut Option<IntervalHistogram>, value: u64) {
+    let _ = slot.get_or_insert_with(new_interval).record(value);
+}
+
+/// The 99th percentile of a second's histogram; 0 when it has none.
+fn interval_p99(slot: &Option<IntervalHistogram>) -> u64 {
+    slot.as_ref().map_or(0, |h| h.value_at_quantile(0.99))
+}
+
 /// Percentiles of `h`.
 pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
     Percentiles {
@@ -126,8 +151,8 @@ pub struct Recorder {
     pub e2e: Histogram<u64>,
     /// See [`Recorder::ack`].
     pub send_delay: Histogram<u64>,
-    /// Interval histograms per second: (ack, e2e).
-    intervals: Vec<(Histogram<u64>, Histogram<u64>)>,
+    /// Interval histograms per second: (ack, e2e), each made on its first value.
+    intervals: Vec<(Option<IntervalHistogram>, Option<IntervalHistogram>)>,
     /// The per-second timeline.
     pub timeline: Vec<Second>,
 }
@@ -153,7 +178,7 @@ impl Recorder {
                 t,
                 ..Second::default()
             });
-            self.intervals.push((new_histogram(), new_histogram()));
+            self.intervals.push((None, None));
         }
         s
     }
@@ -180,7 +205,7 @@ impl Recorder {
         }
         self.timeline[s].acked += 1;
         let ack_us = ack_us.clamp(1, MAX_US);
-        let _ = self.intervals[s].0.record(ack_us);
+        record_interval(&mut self.intervals[s].0, ack_us);
         if measured {
             let _ = self.ack.record(ack_us);
             let _ = self.send_delay.record(delay_us.clamp(1, MAX_US));
@@ -202,7 +227,7 @@ impl Recorder {
     pub fn end_to_end(&mut self, at_us: u64, e2e_us: u64, measured: bool) {
         let s = self.second(at_us);
         let e2e = e2e_us.clamp(1, MAX_US);
-        let _ = self.intervals[s].1.record(e2e);
+        record_interval(&mut self.intervals[s].1, e2e);
         if measured {
             let _ = self.e2e.record(e2e);
         }
@@ -213,15 +238,15 @@ impl Recorder {
         self.intervals
             .iter()
             .rev()
-            .find(|(ack, _)| !ack.is_empty())
-            .map_or(0, |(ack, _)| ack.value_at_quantile(0.99))
+            .find_map(|(ack, _)| ack.as_ref().filter(|h| !h.is_empty()))
+            .map_or(0, |h| h.value_at_quantile(0.99))
     }
 
     /// Fills each second's p99 from its interval histograms.
     pub fn finish(&mut self) {
         for (second, (ack, e2e)) in self.timeline.iter_mut().zip(&self.intervals) {
-            second.ack_p99_us = ack.value_at_quantile(0.99);
-            second.e2e_p99_us = e2e.value_at_quantile(0.99);
+            second.ack_p99_us = interval_p99(ack);
+            second.e2e_p99_us = interval_p99(e2e);
         }
     }
 
@@ -244,10 +269,10 @@ impl Recorder {
                 .begin_log_with(&mut file, &mut serializer)
                 .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
             for (t, pair) in self.intervals.iter().enumerate() {
-                let h = if pick == 0 { &pair.0 } else { &pair.1 };
-                if h.is_empty() {
+                let slot = if pick == 0 { &pair.0 } else { &pair.1 };
+                let Some(h) = slot.as_ref().filter(|h| !h.is_empty()) else {
                     continue;
-                }
+                };
                 writer
                     .write_histogram(
                         h,
