@@ -29,29 +29,25 @@
 //! until `close()` returned. Neither counts topic creation, the JVM's start-up, or our log
 //! read-back and checks after the run. A figure, not a test: it depends on the machine.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+mod common;
+
+use std::path::Path;
 use std::time::Duration;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use kafka_harness::cluster::embedded::provision::{self, ProvisionRequest};
 use kafka_harness::report::RunResult;
 use kafka_harness::run::engine::RunOptions;
-use kafka_harness::{Cluster, ClusterError, EmbeddedCluster, TopicSpec};
+use kafka_harness::{Cluster, EmbeddedCluster, TopicSpec};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// The allocator the `kafka-harness` binary runs with.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The newest kafka-tools release seen on Maven Central when this was written (4.4.0's
-/// kafka-tools was not published there, although its broker was).
-const TOOLS_FALLBACK: &str = "4.3.1";
 /// `batch.size`, in bytes, on both sides.
 const BATCH_BYTES: usize = 65_536;
 /// Produce requests an idempotent producer keeps in flight per partition (Kafka's limit).
@@ -70,36 +66,15 @@ struct Settings {
 
 impl Settings {
     fn from_env() -> Settings {
-        fn var<T: std::str::FromStr>(name: &str, default: T) -> T {
-            match std::env::var(name) {
-                Ok(v) if !v.trim().is_empty() => v
-                    .trim()
-                    .parse()
-                    .unwrap_or_else(|_| panic!("{name}={v}: not a valid value")),
-                _ => default,
-            }
-        }
+        use common::env_var as var;
         let settings = Settings {
             records: var("PEER_RECORDS", 500_000u64),
             size: var("PEER_SIZE", 1024usize),
             runs: var("PEER_RUNS", 3usize),
             partitions: var("PEER_PARTITIONS", 1i32),
-            max_in_flight: std::env::var("PEER_MAX_IN_FLIGHT")
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| {
-                    v.trim()
-                        .parse()
-                        .unwrap_or_else(|_| panic!("PEER_MAX_IN_FLIGHT={v}: a count"))
-                }),
-            idempotence: std::env::var("PEER_IDEMPOTENCE")
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .is_none_or(|v| {
-                    v.trim()
-                        .parse()
-                        .unwrap_or_else(|_| panic!("PEER_IDEMPOTENCE={v}: true or false"))
-                }),
+            // 0: the default below.
+            max_in_flight: Some(var("PEER_MAX_IN_FLIGHT", 0usize)).filter(|n| *n > 0),
+            idempotence: var("PEER_IDEMPOTENCE", true),
         };
         assert!(settings.records > 0, "PEER_RECORDS must be at least 1");
         assert!(settings.runs > 0, "PEER_RUNS must be at least 1");
@@ -320,113 +295,10 @@ fn parse_summary(line: &str) -> Option<TheirSummary> {
     })
 }
 
-/// Where the peer comes from.
-struct Peer {
-    java: PathBuf,
-    libs: PathBuf,
-    tools_version: String,
-    /// Why the tools are not of the cluster's version, if they are not.
-    note: Option<String>,
-    log_config: PathBuf,
-    major: u32,
-}
-
-/// Finds Java and the kafka-tools jars (KAFKA_HOME's if it has them, else Maven's).
-fn find_peer(kafka_version: &str, scratch: &Path) -> Peer {
-    let dist = provision::provision(&ProvisionRequest {
-        version: Some(kafka_version.to_owned()),
-        ..ProvisionRequest::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
-    let wanted = std::env::var("PEER_TOOLS_VERSION")
-        .ok()
-        .filter(|v| !v.trim().is_empty());
-    let home_has_tools = dist
-        .libs
-        .join(format!("kafka-tools-{kafka_version}.jar"))
-        .exists();
-    let (libs, tools_version, note) = match wanted {
-        Some(v) => (
-            provision::provision_tools(&v).unwrap_or_else(|e| panic!("{e}")),
-            v,
-            Some("PEER_TOOLS_VERSION".to_owned()),
-        ),
-        None if home_has_tools => (dist.libs.clone(), kafka_version.to_owned(), None),
-        None => match provision::provision_tools(kafka_version) {
-            Ok(libs) => (libs, kafka_version.to_owned(), None),
-            Err(ClusterError::ProvisionFailed { hint, .. }) if kafka_version != TOOLS_FALLBACK => {
-                eprintln!(
-                    "peer: kafka-tools {kafka_version} could not be provisioned ({hint}); \
-                     using kafka-tools {TOOLS_FALLBACK}"
-                );
-                (
-                    provision::provision_tools(TOOLS_FALLBACK).unwrap_or_else(|e| panic!("{e}")),
-                    TOOLS_FALLBACK.to_owned(),
-                    Some(format!(
-                        "kafka-tools {kafka_version} is not on Maven Central"
-                    )),
-                )
-            }
-            Err(e) => panic!("{e}"),
-        },
-    };
-    let major: u32 = tools_version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(4);
-    // What kafka-run-class.sh gives the tools: warnings only, on stderr.
-    let log_config = scratch.join("tools-log.properties");
-    let text = if major >= 4 {
-        "rootLogger.level = WARN\n\
-         rootLogger.appenderRef.stderr.ref = STDERR\n\
-         appender.stderr.type = Console\n\
-         appender.stderr.name = STDERR\n\
-         appender.stderr.target = SYSTEM_ERR\n\
-         appender.stderr.layout.type = PatternLayout\n\
-         appender.stderr.layout.pattern = [%d] %p %m (%c)%n\n"
-    } else {
-        "log4j.rootLogger=WARN, stderr\n\
-         log4j.appender.stderr=org.apache.log4j.ConsoleAppender\n\
-         log4j.appender.stderr.Target=System.err\n\
-         log4j.appender.stderr.layout=org.apache.log4j.PatternLayout\n\
-         log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
-    };
-    std::fs::write(&log_config, text).expect("writing the tools' log config");
-    Peer {
-        java: dist.java,
-        libs,
-        tools_version,
-        note,
-        log_config,
-        major,
-    }
-}
-
-/// Puts the child where the kernel kills it if this thread (the bench's main thread, which
-/// runs `block_on`) ends, even by SIGKILL.
-#[allow(unsafe_code)]
-fn die_with_the_bench(command: &mut tokio::process::Command) {
-    let parent = std::process::id();
-    // SAFETY: runs in the forked child before exec; two raw syscalls, no allocation.
-    unsafe {
-        command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                .map_err(std::io::Error::from)?;
-            if nix::unistd::getppid().as_raw() as u32 != parent {
-                return Err(std::io::Error::other(
-                    "the bench exited before the peer started",
-                ));
-            }
-            Ok(())
-        });
-    }
-}
-
 /// One run of theirs on a fresh topic.
 async fn run_theirs(
     cluster: &EmbeddedCluster,
-    peer: &Peer,
+    peer: &common::Peer,
     s: &Settings,
     topic: &str,
 ) -> TheirSummary {
@@ -434,65 +306,20 @@ async fn run_theirs(
         .create_topic(&TopicSpec::new(topic, s.partitions, 1))
         .await
         .unwrap_or_else(|e| panic!("creating {topic}: {e}"));
-    let logging = if peer.major >= 4 {
-        format!("-Dlog4j2.configurationFile={}", peer.log_config.display())
-    } else {
-        format!("-Dlog4j.configuration=file:{}", peer.log_config.display())
-    };
-    let mut command = tokio::process::Command::new(&peer.java);
-    // The JVM options kafka-producer-perf-test.sh runs it with (KAFKA_HEAP_OPTS and
-    // kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS).
+    let mut command = common::tool_command(peer, "org.apache.kafka.tools.ProducerPerformance");
     command
-        .args([
-            "-Xmx512M",
-            "-server",
-            "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20",
-            "-XX:InitiatingHeapOccupancyPercent=35",
-            "-XX:+ExplicitGCInvokesConcurrent",
-            "-Djava.awt.headless=true",
-        ])
-        .arg(logging)
-        .arg("-cp")
-        .arg(format!("{}/*", peer.libs.display()))
-        .arg("org.apache.kafka.tools.ProducerPerformance")
         .args(["--topic", topic])
         .args(["--num-records", &s.records.to_string()])
         .args(["--record-size", &s.size.to_string()])
         .args(["--throughput", "-1"])
         .arg("--producer-props")
         .arg(format!("bootstrap.servers={}", cluster.bootstrap_servers()))
-        .args(s.producer_props().iter().map(|(k, v)| format!("{k}={v}")))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Killed if this future is dropped: on a timeout, or when the bench panics.
-        .kill_on_drop(true);
-    die_with_the_bench(&mut command);
-    let mut child = command.spawn().expect("starting ProducerPerformance");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let work = async {
-        let err = tokio::spawn(async move {
-            let mut text = String::new();
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                text.push_str(&line);
-                text.push('\n');
-            }
-            text
-        });
-        let mut out = Vec::new();
-        let mut lines = BufReader::new(stdout).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            out.push(line);
-        }
-        let status = child.wait().await.expect("waiting for ProducerPerformance");
-        (status, out, err.await.unwrap_or_default())
-    };
-    let (status, out, err) = tokio::time::timeout(THEIR_TIMEOUT, work)
-        .await
-        .unwrap_or_else(|_| panic!("ProducerPerformance took over {THEIR_TIMEOUT:?}; killed"));
+        .args(s.producer_props().iter().map(|(k, v)| format!("{k}={v}")));
+    let common::ChildOutput {
+        status,
+        stdout: out,
+        stderr: err,
+    } = common::run_child(command, THEIR_TIMEOUT, "ProducerPerformance").await;
     let summary = out
         .iter()
         .rev()
@@ -516,25 +343,8 @@ async fn run_theirs(
     }
 }
 
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 fn main() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,librdkafka=error")),
-        )
-        .init();
+    common::init_tracing();
     let s = Settings::from_env();
     let scratch = tempfile::tempdir().expect("a scratch folder");
     let reports = scratch.path().join("reports");
@@ -546,7 +356,7 @@ fn main() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let version = cluster.kafka_version().unwrap_or_default();
-        let peer = find_peer(&version, scratch.path());
+        let peer = common::find_peer(&version, scratch.path(), "PEER_TOOLS_VERSION", "peer");
         eprintln!(
             "peer: cluster {} (Kafka {version}); {} records of {} B per run, {} runs a side",
             cluster.bootstrap_servers(),
@@ -582,7 +392,11 @@ fn main() {
         drop(cluster); // every broker JVM is killed and reaped here
 
         let their_rates: Vec<f64> = theirs.iter().map(|t| t.per_s).collect();
-        let (m_ours, m_bare, m_theirs) = (median(&ours), median(&bare), median(&their_rates));
+        let (m_ours, m_bare, m_theirs) = (
+            common::median(&ours),
+            common::median(&bare),
+            common::median(&their_rates),
+        );
         let mib = |msgs: f64| msgs * s.size as f64 / (1024.0 * 1024.0);
         let props: Vec<String> = s
             .producer_props()
@@ -645,9 +459,7 @@ fn main() {
             );
         }
         let spread = |v: &[f64]| {
-            let (lo, hi) = v
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+            let (lo, hi) = common::spread(v);
             format!("{lo:.0}..{hi:.0}")
         };
         println!(

@@ -7,8 +7,7 @@
 //!   tool_command(peer, class) ──die_with_the_bench──> run_child ──> status, stdout lines, stderr
 //! ```
 //!
-//! `benches/peer.rs` keeps its own copies of these for now; they are the same code, made
-//! to take the settings' prefix (`PEER_`, `CPEER_`).
+//! Each bench uses part of it, so what one leaves unused is not dead code.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
