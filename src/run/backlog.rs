@@ -81,15 +81,7 @@ pub async fn read_backlog(
 ) -> Result<Backlog, RunError> {
     let settings = cluster.client_config();
     // Only consumed topics are asked about (the others count as having no partitions).
-    let partitions: Vec<i32> = plan
-        .topics
-        .iter()
-        .enumerate()
-        .map(|(t, p)| {
-            let consumed = plan.consumers.iter().any(|c| c.topic == t);
-            if consumed { p.partitions } else { 0 }
-        })
-        .collect();
+    let partitions = plan.consumed_partitions();
     let end_offsets = logread::end_offsets(&settings, topics, &partitions).await?;
     if let Some((t, p)) = (0..partitions.len())
         .flat_map(|t| (0..partitions[t]).map(move |p| (t as TopicId, p)))

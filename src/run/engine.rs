@@ -489,15 +489,7 @@ async fn consumed_end_offsets(plan: &Plan, cluster: &dyn Cluster, topics: &[Stri
     if plan.has_transactions() || plan.consumers.is_empty() {
         return EndOffsets::new();
     }
-    let partitions: Vec<i32> = plan
-        .topics
-        .iter()
-        .enumerate()
-        .map(|(t, p)| {
-            let consumed = plan.consumers.iter().any(|c| c.topic == t);
-            if consumed { p.partitions } else { 0 }
-        })
-        .collect();
+    let partitions = plan.consumed_partitions();
     match logread::end_offsets(&cluster.client_config(), topics, &partitions).await {
         Ok(ends) => ends,
         Err(e) => {

@@ -312,6 +312,18 @@ impl Plan {
     pub fn has_transactions(&self) -> bool {
         !self.stages.is_empty() || self.producers.iter().any(|p| p.transactions.is_some())
     }
+
+    /// Per topic (in order): its partitions if a consumer table reads it, else 0.
+    pub fn consumed_partitions(&self) -> Vec<i32> {
+        self.topics
+            .iter()
+            .enumerate()
+            .map(|(t, p)| {
+                let consumed = self.consumers.iter().any(|c| c.topic == t);
+                if consumed { p.partitions } else { 0 }
+            })
+            .collect()
+    }
 }
 
 /// Transactions of a producer.
