@@ -194,16 +194,7 @@ pub fn table(result: &SweepResult) -> String {
             let label = result.grid.get(s.point).map_or("", |g| g.label.as_str());
             let _ = writeln!(out, "  [{}] {label}", s.point + 1);
         }
-        let mut notes = Vec::new();
-        if s.warmup {
-            notes.push("warm-up, not counted".to_owned());
-        }
-        if s.generator_limited {
-            notes.push("generator-limited".to_owned());
-        }
-        if !s.restarted.is_empty() {
-            notes.push(format!("restarted {}", s.restarted.join(", ")));
-        }
+        let notes = step_notes(s);
         let _ = writeln!(
             out,
             "  {:>10.0} {:>10.0}  {:>8} {:>7.1}ms {:>7.1}ms {:>7.1}ms  {}{}",
@@ -232,6 +223,22 @@ pub fn table(result: &SweepResult) -> String {
     }
     let _ = writeln!(out, "\n  answer: {}", result.answer.note);
     out
+}
+
+/// What the table and the page say of a step beside its figures: warm-up, generator-limited,
+/// nodes restarted after it.
+fn step_notes(s: &SweepStep) -> Vec<String> {
+    let mut notes = Vec::new();
+    if s.warmup {
+        notes.push("warm-up, not counted".to_owned());
+    }
+    if s.generator_limited {
+        notes.push("generator-limited".to_owned());
+    }
+    if !s.restarted.is_empty() {
+        notes.push(format!("restarted {}", s.restarted.join(", ")));
+    }
+    notes
 }
 
 /// Escapes text for HTML.
@@ -378,17 +385,10 @@ pub fn html(result: &SweepResult) -> String {
     }
     let mut rows = String::new();
     for s in &result.steps {
-        let mut notes = vec![esc(&s.not_passed.join(", "))];
-        if s.warmup {
-            notes.push("warm-up, not counted".into());
-        }
-        if s.generator_limited {
-            notes.push("generator-limited".into());
-        }
-        if !s.restarted.is_empty() {
-            notes.push(format!("restarted {}", esc(&s.restarted.join(", "))));
-        }
+        let mut notes = vec![s.not_passed.join(", ")];
+        notes.extend(step_notes(s));
         notes.retain(|n| !n.is_empty());
+        let notes: Vec<String> = notes.iter().map(|n| esc(n)).collect();
         let _ = write!(
             rows,
             "<tr class=\"v-{}\"><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td><a href=\"{}/report.html\">report</a></td></tr>",
