@@ -692,6 +692,7 @@ async fn sweep_scenario(args: SweepArgs) -> u8 {
         .as_ref()
         .map(|s| s.grid.iter().map(|p| p.label()).collect())
         .unwrap_or_default();
+    let mut warmups = 0;
     let on_step = |step: &kafka_harness::report::SweepStep,
                    seen: &[kafka_harness::run::sweep::Observation]| {
         let point = match labels.get(step.point) {
@@ -701,7 +702,8 @@ async fn sweep_scenario(args: SweepArgs) -> u8 {
             _ => String::new(),
         };
         let what = if step.warmup {
-            "warm-up step (not counted)".to_owned()
+            warmups += 1;
+            format!("warm-up step {warmups} (not counted; repeated while it fails)")
         } else {
             format!("step {}{point}", seen.len())
         };

@@ -70,6 +70,23 @@ fn swept(out: &Path) -> (std::path::PathBuf, Value) {
     (dirs[0].clone(), serde_json::from_str(&json).unwrap())
 }
 
+/// Which of `topics` the shared cluster's metadata still lists.
+async fn left_on_cluster(topics: &[String]) -> Vec<String> {
+    use kafka_harness::Cluster;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let settings = common::shared_cluster().await.client_config();
+    let consumer: BaseConsumer = common::config(&settings, &[]).create().unwrap();
+    let metadata = consumer
+        .fetch_metadata(None, std::time::Duration::from_secs(10))
+        .unwrap();
+    let listed: Vec<&str> = metadata.topics().iter().map(|t| t.name()).collect();
+    topics
+        .iter()
+        .filter(|t| listed.contains(&t.as_str()))
+        .cloned()
+        .collect()
+}
+
 #[tokio::test]
 async fn a_ladder_runs_each_rate_and_writes_its_outputs() {
     let dir = tempfile::tempdir().unwrap();
@@ -101,6 +118,24 @@ async fn a_ladder_runs_each_rate_and_writes_its_outputs() {
         assert!(run.join("result.json").is_file() && run.join("report.html").is_file());
     }
     assert_eq!(result["answer"]["highest_passing"], 600.0);
+    // Each step's topics are deleted once its report is written.
+    let steps_topics: Vec<String> = steps
+        .iter()
+        .flat_map(|step| {
+            let run = folder
+                .join(step["run"].as_str().unwrap())
+                .join("result.json");
+            let run: Value = serde_json::from_str(&std::fs::read_to_string(run).unwrap()).unwrap();
+            let topics = run["topics"].as_array().unwrap().clone();
+            topics.into_iter().map(|t| t.as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(steps_topics.len(), 3, "{steps_topics:?}");
+    let left = left_on_cluster(&steps_topics).await;
+    assert!(
+        left.is_empty(),
+        "step topics still on the cluster: {left:?}"
+    );
     let page = std::fs::read_to_string(folder.join("sweep.html")).unwrap();
     assert_eq!(page.matches("<polyline class=\"series\"").count(), 4);
     assert!(

@@ -62,6 +62,36 @@ pub async fn create_topic(
     Ok(())
 }
 
+/// Sends DeleteTopics for `names` and waits for the broker's answer; a topic already gone
+/// is not an error.
+pub async fn delete_topics(
+    settings: &BTreeMap<String, String>,
+    names: &[String],
+) -> Result<(), ClusterError> {
+    let what = format!("deleting topics {}", names.join(", "));
+    let admin: AdminClient<DefaultClientContext> = client_config(settings)
+        .create()
+        .map_err(ClusterError::kafka(what.clone()))?;
+    let options = AdminOptions::new().operation_timeout(Some(TOPIC_TIMEOUT));
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let results = admin
+        .delete_topics(&names, &options)
+        .await
+        .map_err(ClusterError::kafka(what.clone()))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+            Err((_, code)) => {
+                return Err(ClusterError::Kafka {
+                    what,
+                    source: rdkafka::error::KafkaError::AdminOp(code),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The partitions of `topic` as librdkafka's metadata reports them.
 pub async fn topic_partitions(
     settings: &BTreeMap<String, String>,

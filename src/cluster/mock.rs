@@ -165,6 +165,14 @@ impl Cluster for MockCluster {
         ClusterKind::Mock.capabilities()
     }
 
+    /// librdkafka's mock answers no DeleteTopics; its topics live in memory and die with it.
+    async fn delete_topics(&self, _names: &[String]) -> Result<(), ClusterError> {
+        Err(ClusterError::Unsupported {
+            kind: ClusterKind::Mock,
+            what: "delete topics".into(),
+        })
+    }
+
     async fn create_topic(&self, spec: &TopicSpec) -> Result<(), ClusterError> {
         if !spec.configs.is_empty() {
             tracing::warn!(

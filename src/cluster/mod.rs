@@ -216,6 +216,12 @@ pub trait Cluster: Send + Sync {
         admin::wait_for_leaders(&settings, spec).await
     }
 
+    /// Deletes topics (and their data); a topic already gone is not an error. By default
+    /// through librdkafka's admin API.
+    async fn delete_topics(&self, names: &[String]) -> Result<(), ClusterError> {
+        admin::delete_topics(&self.client_config(), names).await
+    }
+
     /// The node leading `topic`/`partition`, or `None` when it has no leader right now. By
     /// default from librdkafka's metadata.
     async fn partition_leader(
