@@ -155,6 +155,9 @@ pub fn server_properties(
         BROKER_SESSION_TIMEOUT_MS.to_string(),
     );
     set("broker.heartbeat.interval.ms", "500".into());
+    // A deleted topic's files go at once, not a minute later in the middle of the next
+    // workload (a sweep deletes each step's gigabytes before the next step).
+    set("log.segment.delete.delay.ms", "0".into());
     for (k, v) in overrides.iter().chain(secured) {
         props.insert(k.clone(), v.clone());
     }
