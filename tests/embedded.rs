@@ -1,7 +1,7 @@
 //! A single-node embedded cluster of the default Kafka version, shared by tests that do not
 //! break it: topic administration, the controller query, and the external backend pointed
 //! at it. (Each client producing and each reading back is the driver matrix,
-//! tests/drivers.rs.)
+//! tests/drivers.rs.) Class-data sharing starts clusters of its own.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use common::{rdkafka_produce, rdkafka_read, shared_cluster};
 use kafka_harness::cluster::embedded::DEFAULT_KAFKA_VERSION;
 use kafka_harness::cluster::external::ExternalCluster;
-use kafka_harness::{Cluster, ClusterKind, NodeOp, TopicSpec};
+use kafka_harness::{Cluster, ClusterKind, EmbeddedCluster, NodeOp, TopicSpec};
 
 #[tokio::test]
 async fn cluster_reports_itself() {
@@ -100,4 +100,67 @@ async fn external_backend_reports_an_unreachable_cluster() {
     let settings = BTreeMap::from([("socket.timeout.ms".to_owned(), "2000".to_owned())]);
     let external = ExternalCluster::new(format!("127.0.0.1:{free_port}"), settings).unwrap();
     assert!(external.check_reachable().await.is_err());
+}
+
+/// Whether node 1's process maps the broker's class-data archive, and its command line.
+fn sharing_of(cluster: &EmbeddedCluster) -> (bool, String) {
+    let pid = cluster.pid(1).unwrap().expect("node 1 runs");
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+    (maps.contains("broker.jsa"), cmdline.replace('\0', " "))
+}
+
+#[tokio::test]
+async fn class_data_archives_are_made_once_then_mapped_and_a_broken_one_is_ignored() {
+    let cache = tempfile::tempdir().unwrap();
+    let start = |c1_only| {
+        EmbeddedCluster::builder()
+            .class_sharing_cache(cache.path())
+            .c1_only(c1_only)
+            .start()
+    };
+    // The first start makes the archives, then maps them.
+    let first = start(false).await.unwrap();
+    let (mapped, cmdline) = sharing_of(&first);
+    assert!(mapped, "the archive is not mapped: {cmdline}");
+    assert!(!cmdline.contains("TieredStopAtLevel"), "{cmdline}");
+    drop(first);
+    let dirs: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let mut files: Vec<String> = std::fs::read_dir(&dirs[0])
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, [".lock", "broker.jsa", "format.jsa"]);
+    // Later starts use them as they are; C1-only is asked for here.
+    let second = start(true).await.unwrap();
+    let (mapped, cmdline) = sharing_of(&second);
+    assert!(
+        mapped && cmdline.contains("-XX:TieredStopAtLevel=1"),
+        "{cmdline}"
+    );
+    drop(second);
+    // An archive that is no archive is ignored by the JVM: the cluster still starts and works.
+    let broker = dirs[0].join("broker.jsa");
+    std::fs::remove_file(&broker).unwrap();
+    std::fs::write(&broker, b"not an archive").unwrap();
+    let third = start(false).await.unwrap();
+    assert!(!sharing_of(&third).0);
+    let topic = common::topic("cds");
+    third
+        .create_topic(&TopicSpec::new(&topic, 1, 1))
+        .await
+        .unwrap();
+    let sent = common::values(5);
+    rdkafka_produce(&third.client_config(), &topic, 0, &sent).await;
+    assert_eq!(
+        rdkafka_read(&third.client_config(), &topic, 0, sent.len()).await,
+        sent
+    );
 }

@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cds;
 pub mod config;
 pub mod provision;
 pub mod security;
@@ -41,6 +42,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use nix::sys::signal::Signal;
 
+use self::cds::{Jvm, Sharing};
 use self::config::NodeLayout;
 use self::provision::{KafkaDist, ProvisionRequest};
 use self::security::{Prepared, Security};
@@ -72,6 +74,11 @@ pub struct EmbeddedClusterBuilder {
     keep_data: bool,
     work_root: Option<PathBuf>,
     security: Security,
+    class_sharing: bool,
+    class_sharing_cache: Option<PathBuf>,
+    c1_only: bool,
+    /// Set for the cluster that makes the archives: what its JVMs do.
+    training: Option<Sharing>,
 }
 
 impl Default for EmbeddedClusterBuilder {
@@ -87,6 +94,10 @@ impl Default for EmbeddedClusterBuilder {
             keep_data: false,
             work_root: None,
             security: Security::default(),
+            class_sharing: true,
+            class_sharing_cache: None,
+            c1_only: false,
+            training: None,
         }
     }
 }
@@ -115,6 +126,25 @@ impl EmbeddedClusterBuilder {
     /// A broker config for every node, overriding the harness's defaults.
     pub fn broker_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.broker_configs.insert(key.into(), value.into());
+        self
+    }
+    /// Class-data sharing (default on): the JVMs map an archive of the classes they load,
+    /// made once per Kafka version and Java build (the first start takes a few seconds more
+    /// to make it) and cached; later nodes start in about half the time. See [`cds`].
+    pub fn class_sharing(mut self, on: bool) -> Self {
+        self.class_sharing = on;
+        self
+    }
+    /// Where the class-data archives are cached (default: `cds/` in the jar cache).
+    pub fn class_sharing_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.class_sharing_cache = Some(dir.into());
+        self
+    }
+    /// Compile with C1 only (`-XX:TieredStopAtLevel=1`, default off): a node is ready
+    /// sooner and a short test suite runs sooner, but sustained throughput is lower, so never
+    /// use it for load or capacity figures.
+    pub fn c1_only(mut self, on: bool) -> Self {
+        self.c1_only = on;
         self
     }
     /// Maximum JVM heap per node in MiB (default 512).
@@ -172,6 +202,7 @@ impl EmbeddedClusterBuilder {
                 what: "provisioning task".into(),
                 source: std::io::Error::other(e),
             })??;
+        let sharing = self.sharing(&dist).await;
         let started = Instant::now();
         let mut workdir = WorkDir::create(self.work_root.as_deref(), self.keep_data)?;
         let layouts = self.layouts(workdir.path())?;
@@ -204,7 +235,7 @@ impl EmbeddedClusterBuilder {
             )?;
         }
         let spawner = Spawner::new().map_err(ClusterError::io("starting the spawner thread"))?;
-        if let Err(e) = format_all(&spawner, &dist, &layouts, secured.as_ref()).await {
+        if let Err(e) = format_all(&spawner, &dist, &layouts, secured.as_ref(), &sharing).await {
             workdir.keep_on_drop();
             return Err(e);
         }
@@ -219,6 +250,8 @@ impl EmbeddedClusterBuilder {
             nodes,
             dist,
             heap_mb: self.heap_mb,
+            sharing,
+            c1_only: self.c1_only,
             terminate_grace: self.terminate_grace,
             spawner,
             workdir,
@@ -242,6 +275,57 @@ impl EmbeddedClusterBuilder {
     }
 
     /// Chooses each node's ports and folder.
+    /// What this cluster's JVMs do with class-data archives; makes them first when none
+    /// are cached (once per Kafka version and Java build).
+    async fn sharing(&self, dist: &KafkaDist) -> Sharing {
+        if let Some(training) = &self.training {
+            return training.clone();
+        }
+        if !self.class_sharing {
+            return Sharing::Off;
+        }
+        let root = (self.class_sharing_cache.clone())
+            .unwrap_or_else(|| provision::cache_root().join("cds"));
+        match cds::plan(&root, dist) {
+            cds::Plan::Use(dir) => Sharing::Use(dir),
+            cds::Plan::Without => Sharing::Off,
+            // The lock is held until the archives are in place.
+            cds::Plan::Train(dir, _lock) => match self.train(&dir).await {
+                true => Sharing::Use(dir),
+                false => Sharing::Off,
+            },
+        }
+    }
+
+    /// Makes the archives in `dir`: a plain 1-node cluster whose JVMs dump the classes they
+    /// loaded when they exit, stopped gracefully once ready. Whether the archives are there.
+    async fn train(&self, dir: &Path) -> bool {
+        tracing::info!(
+            "making class-data archives in {} (once per Kafka version and Java build; later \
+             starts are faster)",
+            dir.display()
+        );
+        let suffix = format!("{}.tmp", std::process::id());
+        let trainee = EmbeddedClusterBuilder {
+            brokers: 1,
+            broker_configs: BTreeMap::new(),
+            base_port: None,
+            keep_data: false,
+            security: Security::default(),
+            c1_only: false,
+            training: Some(Sharing::Train(dir.to_owned(), suffix.clone())),
+            ..self.clone()
+        };
+        let stopped_cleanly = match Box::pin(trainee.start()).await {
+            Ok(cluster) => cluster.stop_all().await,
+            Err(e) => {
+                tracing::debug!("the class-data training cluster did not start: {e}");
+                false
+            }
+        };
+        cds::install(dir, &suffix, stopped_cleanly)
+    }
+
     fn layouts(&self, root: &Path) -> Result<Vec<NodeLayout>, ClusterError> {
         let per_node = if self.security.secured() { 3 } else { 2 };
         let ports = match self.base_port {
@@ -269,6 +353,8 @@ pub struct EmbeddedCluster {
     nodes: Vec<Node>,
     dist: KafkaDist,
     heap_mb: u32,
+    sharing: Sharing,
+    c1_only: bool,
     terminate_grace: Duration,
     // Field order matters on drop: nodes are killed in `Drop`, then the spawner thread
     // ends, then the folder goes.
@@ -414,6 +500,12 @@ impl EmbeddedCluster {
 
     /// Stops every node (SIGTERM, then SIGKILL after a short grace) and removes the folder.
     pub async fn shutdown(self) {
+        self.stop_all().await;
+        // Drop kills whatever is left.
+    }
+
+    /// Sends every node SIGTERM and waits a short grace; whether all of them exited.
+    async fn stop_all(&self) -> bool {
         for node in &self.nodes {
             let mut state = lock(&node.state);
             if let Some(child) = state.child() {
@@ -422,10 +514,13 @@ impl EmbeddedCluster {
             }
         }
         let deadline = Instant::now() + Duration::from_secs(10).min(self.terminate_grace);
-        while Instant::now() < deadline && self.nodes.iter().any(|n| !reap(n)) {
+        while Instant::now() < deadline {
+            if self.nodes.iter().all(reap) {
+                return true;
+            }
             tokio::time::sleep(POLL_INTERVAL).await;
         }
-        // Drop kills whatever is left.
+        false
     }
 
     fn node(&self, id: NodeId) -> Result<&Node, ClusterError> {
@@ -467,6 +562,8 @@ impl EmbeddedCluster {
                 self.dist.major(),
                 &layout.log_config_path(),
             ))
+            .args(self.sharing.args(Jvm::Broker))
+            .args(self.c1_only.then_some("-XX:TieredStopAtLevel=1"))
             .arg("-cp")
             .arg(self.dist.classpath())
             .arg("kafka.Kafka")
@@ -842,6 +939,7 @@ async fn format_all(
     dist: &KafkaDist,
     layouts: &[NodeLayout],
     secured: Option<&Prepared>,
+    sharing: &Sharing,
 ) -> Result<(), ClusterError> {
     let cluster_id = new_cluster_id();
     let mut running = Vec::new();
@@ -855,6 +953,7 @@ async fn format_all(
         let mut command = Command::new(&dist.java);
         command
             .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+            .args(sharing.args(Jvm::Format))
             .arg(format!(
                 "-Dlog4j2.configurationFile={}",
                 layout.log_config_path().display()
