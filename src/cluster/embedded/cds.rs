@@ -96,9 +96,15 @@ pub fn plan(root: &Path, dist: &KafkaDist) -> Plan {
     if lock.try_lock().is_err() {
         return Plan::Without;
     }
-    // Another process may have finished while this one waited for nothing.
+    // Another process may have finished while this one looked.
     if ready(&dir) {
         return Plan::Use(dir);
+    }
+    // Half-written archives of a training whose process died (the lock is free again).
+    for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
     }
     Plan::Train(dir, lock)
 }
@@ -205,6 +211,20 @@ mod tests {
         }
         assert!(install(&dir, "7", true));
         assert!(matches!(plan(root.path(), &dist(libs.path())), Plan::Use(d) if d == dir));
+    }
+
+    #[test]
+    fn a_dead_trainings_files_are_removed_by_the_next() {
+        let root = tempfile::tempdir().unwrap();
+        let libs = tempfile::tempdir().unwrap();
+        let Plan::Train(dir, lock) = plan(root.path(), &dist(libs.path())) else {
+            panic!("train")
+        };
+        let left = training_file(&dir, Jvm::Broker, "99.tmp");
+        fs::write(&left, b"half").unwrap();
+        drop(lock);
+        assert!(matches!(plan(root.path(), &dist(libs.path())), Plan::Train(..)));
+        assert!(!left.exists());
     }
 
     #[test]
