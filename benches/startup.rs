@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use kafka_harness::{EmbeddedCluster, EmbeddedClusterBuilder};
 
 /// A way to start: its name and what it sets on the builder.
-type Mode = (&'static str, fn(EmbeddedClusterBuilder) -> EmbeddedClusterBuilder);
+type Mode = (
+    &'static str,
+    fn(EmbeddedClusterBuilder) -> EmbeddedClusterBuilder,
+);
 
 fn main() {
     let runs: usize = std::env::var("STARTUP_RUNS")

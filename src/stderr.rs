@@ -1,7 +1,7 @@
 //! The harness's standard error: [`note`](crate::note) lines and tracing output pass through
 //! here, and every secret value registered with [`hide`] is written as `[redacted]`
 //! (client libraries quote settings in their errors: librdkafka's "Java JAAS configuration
-//! is not supported ... sasl.jaas.config <the value>").
+//! is not supported ... sasl.jaas.config `<the value>`").
 
 use std::io::{self, Write};
 use std::sync::RwLock;

@@ -64,7 +64,7 @@ pub struct Backlog {
     /// From the consumers' start until the last delivery, as the consumers timed it.
     pub last_delivery: Option<Duration>,
     /// From the consumers' start until the collector had recorded, for every reader, a
-    /// delivery of every partition's last record (within [`POLL`]).
+    /// delivery of every partition's last record (to within 2 ms, how often it looks).
     pub recorded: Duration,
     /// False when `timeout` passed first.
     pub caught_up: bool,

@@ -16,7 +16,7 @@
 //!
 //! The sweep's first step, at its first rate, warms the cluster (the brokers' JIT, the page
 //! cache) and is not counted; while it fails its SLOs (and nothing else) and its latency is
-//! still falling, it is run again, up to [`MAX_WARMUPS`] times, so a cold cluster is never
+//! still falling, it is run again, up to `MAX_WARMUPS` (8) times, so a cold cluster is never
 //! taken for a slow one. With a `[sweep.grid]`, the whole search or ladder runs at each grid
 //! point in turn. After every step, a node found down (a step broke it) is restarted before
 //! the next, and the step's topics are deleted; a backend that cannot restart a node ends

@@ -223,7 +223,10 @@ mod tests {
         let left = training_file(&dir, Jvm::Broker, "99.tmp");
         fs::write(&left, b"half").unwrap();
         drop(lock);
-        assert!(matches!(plan(root.path(), &dist(libs.path())), Plan::Train(..)));
+        assert!(matches!(
+            plan(root.path(), &dist(libs.path())),
+            Plan::Train(..)
+        ));
         assert!(!left.exists());
     }
 
