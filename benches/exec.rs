@@ -19,8 +19,12 @@
 //! also pays for a JSON line and base64 each way per record and a second process. A figure,
 //! not a test: it depends on the machine (here, 2 cores shared with the broker).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use common::{env_var as var, median, spread};
 
 use kafka_harness::EmbeddedCluster;
 use kafka_harness::report::RunResult;
@@ -38,15 +42,6 @@ struct Settings {
 
 impl Settings {
     fn from_env() -> Settings {
-        fn var<T: std::str::FromStr>(name: &str, default: T) -> T {
-            match std::env::var(name) {
-                Ok(v) if !v.trim().is_empty() => v
-                    .trim()
-                    .parse()
-                    .unwrap_or_else(|_| panic!("{name}={v}: not a valid value")),
-                _ => default,
-            }
-        }
         let s = Settings {
             records: var("EXEC_RECORDS", 300_000u64),
             size: var("EXEC_SIZE", 1024usize),
@@ -154,31 +149,8 @@ async fn run(
     (result.throughput.produced_msgs_per_s, result)
 }
 
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn spread(values: &[f64]) -> (f64, f64) {
-    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (min, max)
-}
-
 fn main() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,librdkafka=error")),
-        )
-        .init();
+    common::init_tracing();
     let s = Settings::from_env();
     let adapter = adapter();
     let scratch = tempfile::tempdir().expect("a scratch folder");

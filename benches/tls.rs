@@ -17,21 +17,15 @@
 //!
 //! A figure, not a test: it depends on the machine (here, 2 cores shared with the brokers).
 
+mod common;
+
 use std::path::Path;
+
+use common::{env_var as var, median};
 
 use kafka_harness::report::RunResult;
 use kafka_harness::run::engine::RunOptions;
 use kafka_harness::{Cluster, EmbeddedCluster};
-
-fn var<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v}: not a valid value")),
-        _ => default,
-    }
-}
 
 /// The audit flood, lighter: `load` is `duration = "15s"` lines or `messages = N` lines, and
 /// the producers' rate; `security` the `[cluster.security]` lines (empty for plaintext).
@@ -89,11 +83,6 @@ async fn run(cluster: &dyn Cluster, text: &str, out: &Path) -> RunResult {
         .unwrap_or_else(|e| panic!("run failed: {e}"));
     assert_eq!(result.counts.lost, 0, "a lost write in the bench");
     result
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 #[tokio::main]
@@ -163,9 +152,9 @@ async fn main() {
         }
         let m = |side: usize| {
             (
-                median(figures[side].0.clone()),
-                median(figures[side].1.clone()),
-                median(figures[side].2.clone()),
+                median(&figures[side].0),
+                median(&figures[side].1),
+                median(&figures[side].2),
             )
         };
         let (p, s) = (m(0), m(1));
