@@ -298,6 +298,20 @@ pub fn write_json(result: &RunResult, dir: &Path) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
+impl RunResult {
+    /// Every check and SLO passed (an interrupted run never passes).
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Pass
+    }
+}
+
+/// The terminal summary: so `assert!(result.passed(), "{result}")` says what failed.
+impl std::fmt::Display for RunResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&summary(self))
+    }
+}
+
 /// The summary printed at the end of a run.
 pub fn summary(result: &RunResult) -> String {
     use std::fmt::Write;
