@@ -28,6 +28,9 @@ use crate::workload::write_key;
 /// The most events recorded under one lock of the live figures.
 const BURST: usize = 1024;
 
+/// How long the collector lets events gather once it has emptied the channel.
+const GATHER: Duration = Duration::from_millis(1);
+
 /// What the collector is told.
 pub(super) enum Ev {
     /// A send's outcome.
@@ -154,9 +157,17 @@ impl Collector {
                     if n == 0 {
                         break;
                     }
-                    let mut live = Live::lock(&live);
-                    for e in burst.drain(..) {
-                        self.record(e, &mut live);
+                    {
+                        let mut live = Live::lock(&live);
+                        for e in burst.drain(..) {
+                            self.record(e, &mut live);
+                        }
+                    }
+                    // The channel is empty: let the next events gather for a moment rather
+                    // than be woken by each one (a burst's sender and this task would take
+                    // turns waking each other, a few events at a time).
+                    if n < BURST {
+                        tokio::time::sleep(GATHER).await;
                     }
                 }
                 _ = tick.tick() => {

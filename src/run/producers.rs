@@ -544,9 +544,14 @@ async fn feed(
         if driver.is_closed() {
             break;
         }
-        let intended_us = match spec.rate {
-            Some(rate) => (seq as f64 * 1e6 / rate) as u64,
-            None => run_start.elapsed().as_micros() as u64,
+        // At max rate the intended time is now, and it stands for the send time too unless
+        // the send then waits for a slot: one clock read per send instead of two.
+        let (intended_us, mut read_us) = match spec.rate {
+            Some(rate) => ((seq as f64 * 1e6 / rate) as u64, None),
+            None => {
+                let now = run_start.elapsed().as_micros() as u64;
+                (now, Some(now))
+            }
         };
         if spec.stop_at_us.is_some_and(|stop| intended_us >= stop) {
             break;
@@ -567,15 +572,20 @@ async fn feed(
         let permit = match Arc::clone(&permits).try_acquire_owned() {
             Ok(permit) => permit,
             Err(TryAcquireError::Closed) => break,
-            Err(TryAcquireError::NoPermits) => tokio::select! {
-                permit = Arc::clone(&permits).acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-                () = interrupt.wait() => break,
-            },
+            Err(TryAcquireError::NoPermits) => {
+                read_us = None;
+                tokio::select! {
+                    permit = Arc::clone(&permits).acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                    () = interrupt.wait() => break,
+                }
+            }
         };
-        let sent_us = (run_start.elapsed().as_micros() as u64).max(intended_us);
+        let sent_us = read_us
+            .unwrap_or_else(|| run_start.elapsed().as_micros() as u64)
+            .max(intended_us);
         let index = spec.keys.next();
         record.key.clear();
         write_key(spec.template, index, &mut record.key);
