@@ -10,6 +10,7 @@ use std::process::ExitCode;
 /// feature makes it librdkafka's `malloc` too: a send's message and stamp header (four C
 /// allocations) cost glibc's `_int_malloc` 5 % of the sending thread and `_int_free` most
 /// of the delivery thread.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
