@@ -10,7 +10,8 @@
 //!
 //! A search tries `from` (which must pass), then `to`, then the geometric middle of the
 //! highest passing and lowest failing rates until they are within the precision; then it
-//! runs both ends again, and a rate that failed once counts as failing. A step whose
+//! runs both ends again. A failed step is tried again before it is believed (and a third
+//! time after a pass): the majority of a rate's tries decides, a tie counts as failing. A step whose
 //! generator fell behind while the cluster answered quickly measured the harness, not the
 //! cluster: the search goes no higher, and the answer says so.
 //!
@@ -53,19 +54,49 @@ pub struct Observation {
     pub generator_limited: bool,
 }
 
-/// The search's bracket from `observations`: the highest rate that always passed below the
-/// lowest rate that ever failed (or was generator-limited), and that lowest failing rate.
+/// How many times `rate` was tried, and how many of those failed (or were
+/// generator-limited).
+fn tally(observations: &[Observation], rate: f64) -> (usize, usize) {
+    let at = observations.iter().filter(|o| o.rate == rate);
+    let failed = |o: &&Observation| !o.passed || o.generator_limited;
+    (at.clone().count(), at.filter(failed).count())
+}
+
+/// Whether `rate` counts as failing: at least half its tries failed (one failed try of one,
+/// one of two). A search confirms a failure before it believes it (see
+/// [`unconfirmed`]); a ladder tries each rate once.
+fn failing(observations: &[Observation], rate: f64) -> bool {
+    let (tries, fails) = tally(observations, rate);
+    fails * 2 >= tries
+}
+
+/// The lowest rate whose one failure is not yet confirmed or refuted: failed once in fewer
+/// than three tries. A lone slow second fails a step at any rate on a busy machine (a 15 s
+/// step at 16,000/s failed with one second at 171 ms, far below a knee near 99,000/s), so
+/// a search tries such a rate again, and a third time after a pass: the majority decides.
+fn unconfirmed(observations: &[Observation]) -> Option<f64> {
+    observations
+        .iter()
+        .map(|o| o.rate)
+        .filter(|&rate| {
+            let (tries, fails) = tally(observations, rate);
+            // The generator's limit is not noise: trying again measures the harness again.
+            fails == 1 && tries < 3 && !generator_limited_at(observations, rate)
+        })
+        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))))
+}
+
+/// The search's bracket from `observations`: the highest passing rate below the lowest
+/// failing one, and that lowest failing rate (by [`failing`]).
 fn bracket(observations: &[Observation]) -> (Option<f64>, Option<f64>) {
-    let failed = |o: &Observation| !o.passed || o.generator_limited;
     let high = observations
         .iter()
-        .filter(|o| failed(o))
+        .filter(|o| failing(observations, o.rate))
         .map(|o| o.rate)
         .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))));
-    let ever_failed = |rate: f64| observations.iter().any(|o| o.rate == rate && failed(o));
     let low = observations
         .iter()
-        .filter(|o| !ever_failed(o.rate) && high.is_none_or(|h| o.rate < h))
+        .filter(|o| !failing(observations, o.rate) && high.is_none_or(|h| o.rate < h))
         .map(|o| o.rate)
         .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
     (low, high)
@@ -91,6 +122,9 @@ pub fn next_search_rate(
     let tried = |rate: f64| observations.iter().filter(|o| o.rate == rate).count();
     if tried(from) == 0 {
         return Some(from);
+    }
+    if let Some(rate) = unconfirmed(observations) {
+        return Some(rate);
     }
     let (low, high) = bracket(observations);
     let low = low?; // `from` failed: no rate passes.
@@ -494,13 +528,54 @@ mod tests {
     #[test]
     fn a_search_says_when_nothing_passes_or_everything_does() {
         let obs = simulate(500.0, 0.0, 1, 1_000.0, 10_000.0, 0.05);
-        assert_eq!(obs.len(), 1);
+        assert_eq!(obs.len(), 2, "a failure is tried again");
         let a = answer(&obs);
         assert_eq!((a.highest_passing, a.first_failing), (None, Some(1_000.0)));
         let obs = simulate(1e9, 0.0, 1, 1_000.0, 10_000.0, 0.05);
         let a = answer(&obs);
         assert_eq!((a.highest_passing, a.first_failing), (Some(10_000.0), None));
         assert!(a.note.contains("may sustain more"), "{}", a.note);
+    }
+
+    #[test]
+    fn a_failure_is_tried_again_and_the_majority_decides() {
+        let step = |rate: f64, passed: bool| Observation {
+            rate,
+            passed,
+            generator_limited: false,
+        };
+        // A lone failure far below the knee (a slow second) is tried again before anything.
+        let mut obs = vec![
+            step(1_000.0, true),
+            step(256_000.0, false),
+            step(16_000.0, false),
+        ];
+        assert_eq!(
+            next_search_rate(1_000.0, 256_000.0, 0.1, &obs),
+            Some(16_000.0)
+        );
+        obs.push(step(16_000.0, true));
+        assert_eq!(
+            next_search_rate(1_000.0, 256_000.0, 0.1, &obs),
+            Some(16_000.0),
+            "one each: a third try decides"
+        );
+        obs.push(step(16_000.0, true));
+        assert_eq!(bracket(&obs).0, Some(16_000.0), "two of three passed");
+        // `to` failed once too: confirmed before the search goes on.
+        assert_eq!(
+            next_search_rate(1_000.0, 256_000.0, 0.1, &obs),
+            Some(256_000.0)
+        );
+        // Two failures of two, or a tie after the retries, count as failing.
+        obs.push(step(256_000.0, false));
+        assert_eq!(bracket(&obs), (Some(16_000.0), Some(256_000.0)));
+        let tie = [
+            step(1_000.0, true),
+            step(2_000.0, false),
+            step(2_000.0, true),
+        ];
+        assert!(failing(&tie, 2_000.0) && unconfirmed(&tie) == Some(2_000.0));
     }
 
     #[test]
@@ -528,6 +603,8 @@ mod tests {
             },
         ];
         assert_eq!(bracket(&obs), (Some(1_000.0), Some(1_500.0)));
+        // A search would try 1,500/s and 2,000/s again before believing them.
+        assert_eq!(unconfirmed(&obs), Some(1_500.0));
     }
 
     #[test]
