@@ -156,6 +156,7 @@ fn run(
         Some(CheckName::LostDelivery) => check::lost_delivery(history, log, settings),
         Some(CheckName::DuplicateDelivery) => check::duplicate_delivery(history, log, settings),
         Some(CheckName::NonmonotonicPoll) => check::nonmonotonic_poll(history, log),
+        Some(CheckName::DeliveryOrder) => check::delivery_order(history, log),
         Some(CheckName::Phantom) => check::phantom(history, log),
         Some(CheckName::AbortedRead) => check::aborted_read(history, log),
         Some(CheckName::TornTransaction) => check::torn_transaction(history, log),

@@ -6,7 +6,8 @@
 //!   Log (every partition, by offset) ──────────┴─> run_all(settings, enabled)
 //!                                                    ├─ writes:    lost_write, duplicate_write, order_violation
 //!                                                    ├─ keys:      key_split
-//!                                                    ├─ reads:     lost_delivery, duplicate_delivery, nonmonotonic_poll
+//!                                                    ├─ reads:     lost_delivery, duplicate_delivery, nonmonotonic_poll,
+//!                                                    │             delivery_order
 //!                                                    └─ phantom:   phantom
 //!                                                          │
 //!                                                          v
@@ -139,6 +140,22 @@
 //!   => fail, count 1: t/0@1 at 3 repeats; t/0@0 at 6 starts a new assignment
 //! ```
 //!
+//! ## `delivery_order`
+//!
+//! Per key, what the consumers' code processed, in time, across every consumer: a keyed
+//! record first delivered after a later record of the same key and partition (a worker
+//! pool that hands one account's events to two workers). Its key is the log record's at
+//! that position. A redelivery (a position delivered before) replays and is not counted, so
+//! at-least-once consumers pass; records without a key promise no order. `count` is the
+//! number of records processed after a later one of their key. Unlike
+//! `nonmonotonic_poll`, different keys of one partition may interleave freely.
+//!
+//! ```text
+//!   log t/0: @0 key a, @1 key b, @2 key a
+//!   deliveries: w1 t/0@1 (1), w0 t/0@2 (2), w1 t/0@0 (3)
+//!   => fail, count 1: t/0@0 (key a) at 3 after t/0@2 (key a) at 2; b interleaving is fine
+//! ```
+//!
 //! With the log read as read_committed, a delivery without a stamp at a position the log
 //! does not hold may be a record of an aborted transaction (or of no transaction at all):
 //! when aborted transactions exist, such deliveries are counted apart and make the
@@ -186,7 +203,7 @@ use index::DenseIndex;
 pub use crate::scenario::{CheckName, UnknownCheck};
 pub use keys::key_split;
 pub use phantom::phantom;
-pub use reads::{duplicate_delivery, lost_delivery, nonmonotonic_poll};
+pub use reads::{delivery_order, duplicate_delivery, lost_delivery, nonmonotonic_poll};
 pub use txn::{aborted_read, exactly_once, torn_transaction};
 pub use writes::{duplicate_write, lost_write, order_violation};
 
@@ -382,6 +399,7 @@ pub fn run_all(
             CheckName::LostDelivery => reads::lost_delivery_in(&cx, settings),
             CheckName::DuplicateDelivery => reads::duplicate_delivery_in(&cx, settings),
             CheckName::NonmonotonicPoll => reads::nonmonotonic_poll_in(&cx, settings),
+            CheckName::DeliveryOrder => reads::delivery_order_in(&cx),
             CheckName::Phantom => phantom::phantom_in(&cx),
             CheckName::AbortedRead => txn::aborted_read_in(&cx),
             CheckName::TornTransaction => txn::torn_transaction_in(&cx),

@@ -249,6 +249,7 @@ proptest! {
             lost_delivery(&run.history, &log, &run.settings),
             duplicate_delivery(&run.history, &log, &run.settings),
             nonmonotonic_poll(&run.history, &log),
+            delivery_order(&run.history, &log),
             phantom(&run.history, &log),
             aborted_read(&run.history, &log),
             torn_transaction(&run.history, &log),

@@ -1,16 +1,19 @@
-//! Checks of what consumers received: `lost_delivery`, `duplicate_delivery` and
-//! `nonmonotonic_poll` (semantics and worked examples in the parent module's doc).
+//! Checks of what consumers received: `lost_delivery`, `duplicate_delivery`,
+//! `nonmonotonic_poll` and `delivery_order` (semantics and worked examples in the parent
+//! module's doc).
 //!
 //! ```text
 //!   deliveries ─> bits over log positions and messages ─> log records nobody received
 //!   deliveries ─> position index of their own ─> bits: seen ─> extra deliveries
 //!   group events ─> assignment boundaries per (consumer, partition) ─┐
 //!   deliveries, in order ─────────────────────────────────────────────┴─> backward offsets
+//!   deliveries by time, first of each position ─> key from the log ─> highest offset per
+//!       (partition, key) ─> a lower one after it: processed out of its key's order
 //! ```
 
 use super::index::{Bitset, FxMap, partition_group, position_index};
 use super::{CheckName, CheckResult, CheckSettings, Context, Examples, Verdict, result};
-use crate::history::{GroupEvent, History, Log, Micros, MsgId};
+use crate::history::{GroupEvent, History, KeyId, Log, Micros, MsgId};
 
 /// `lost_delivery`: log records of a consumed topic that no consumer received, by position
 /// or by message.
@@ -28,6 +31,12 @@ pub fn duplicate_delivery(history: &History, log: &Log, settings: &CheckSettings
 /// backwards or repeated; counts those deliveries.
 pub fn nonmonotonic_poll(history: &History, log: &Log) -> CheckResult {
     nonmonotonic_poll_in(&Context::new(history, log), &CheckSettings::default())
+}
+
+/// `delivery_order`: a keyed record processed (first delivered, by any consumer) after a
+/// later record of its key in the same partition; redeliveries are not counted.
+pub fn delivery_order(history: &History, log: &Log) -> CheckResult {
+    delivery_order_in(&Context::new(history, log))
 }
 
 pub(super) fn lost_delivery_in(cx: &Context<'_>, settings: &CheckSettings) -> CheckResult {
@@ -285,5 +294,75 @@ pub(super) fn nonmonotonic_poll_in(cx: &Context<'_>, settings: &CheckSettings) -
         violations,
         vec![examples, undecided_examples],
         detail,
+    )
+}
+
+pub(super) fn delivery_order_in(cx: &Context<'_>) -> CheckResult {
+    let positions = cx.log_positions();
+    // Position index -> the log record there, for its key.
+    let mut record_at = vec![u32::MAX; positions.len()];
+    for (i, r) in cx.log.records.iter().enumerate() {
+        if let Some(p) = positions.position(r.topic, r.partition, r.offset) {
+            record_at[p] = i as u32;
+        }
+    }
+    let mut by_time: Vec<usize> = (0..cx.history.deliveries.len()).collect();
+    by_time.sort_by_key(|&i| cx.history.deliveries[i].at);
+    let mut delivered = Bitset::new(positions.len());
+    // (partition group, key) -> the highest offset processed so far, when, by whom.
+    let mut highest: FxMap<(u64, KeyId), (i64, Micros, u32)> = FxMap::default();
+    let mut violations = 0u64;
+    let mut examples = Examples::default();
+    for i in by_time {
+        let d = &cx.history.deliveries[i];
+        let Some(p) = positions.position(d.topic, d.partition, d.offset) else {
+            continue; // not in the log: `phantom` says so
+        };
+        if delivered.set(p) {
+            continue; // a redelivery replays, it does not reorder
+        }
+        let Some(key) = cx
+            .log
+            .records
+            .get(record_at[p] as usize)
+            .and_then(|r| r.key)
+        else {
+            continue; // no key, no order promised
+        };
+        let group = (partition_group(d.topic, d.partition), key);
+        match highest.get(&group) {
+            Some(&(offset, at, consumer)) if d.offset < offset => {
+                violations += 1;
+                examples.offer(|| {
+                    let mut example = cx.delivery_example(
+                        d,
+                        format!(
+                            "offset {} processed after offset {offset} of the same key (consumer {consumer} at {at} us)",
+                            d.offset
+                        ),
+                    );
+                    example.key = cx.key_name(Some(key));
+                    example
+                });
+            }
+            _ => {
+                highest.insert(group, (d.offset, d.at, d.consumer));
+            }
+        }
+    }
+    let verdict = if violations > 0 {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    result(
+        CheckName::DeliveryOrder,
+        verdict,
+        violations,
+        vec![examples],
+        format!(
+            "{violations} keyed records processed after a later record of their key, over {} (partition, key) pairs",
+            highest.len()
+        ),
     )
 }

@@ -911,6 +911,49 @@ fn a_checker_that_panics_gives_unknown_with_its_message() {
     assert_eq!(fine.detail, "ok");
 }
 
+#[test]
+fn a_keys_record_processed_after_a_later_one_is_out_of_delivery_order() {
+    // log t/0: @0 key a, @1 key b, @2 key a, @3 no key.
+    let l = log(vec![
+        rec(0, 0, Some(id(0, 0)), Some(0)),
+        rec(0, 1, Some(id(0, 1)), Some(1)),
+        rec(0, 2, Some(id(0, 2)), Some(0)),
+        rec(0, 3, Some(id(0, 3)), None),
+    ]);
+    // Workers 1 and 0: b before a is fine, a@2 before a@0 is not; the keyless record and
+    // the redelivery of @2 (after @0) are not counted. Listed out of time order on purpose.
+    let h = history(
+        Vec::new(),
+        vec![
+            del(1, 0, 0, None, 30),
+            del(1, 0, 1, None, 10),
+            del(0, 0, 3, None, 5),
+            del(0, 0, 2, None, 20),
+            del(0, 0, 2, None, 40),
+        ],
+    );
+    let r = delivery_order(&h, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Fail, 1), "{r:?}");
+    let e = &r.examples[0];
+    assert_eq!(
+        (e.key.as_deref(), e.offset, e.consumer, e.time_us),
+        (Some("a"), Some(0), Some(1), Some(30))
+    );
+    assert!(e.note.contains("after offset 2"), "{}", e.note);
+    // In key order (whatever the other key does) it passes, at least once included.
+    let fine = history(
+        Vec::new(),
+        vec![
+            del(0, 0, 1, None, 1),
+            del(1, 0, 0, None, 2),
+            del(1, 0, 2, None, 3),
+            del(0, 0, 0, None, 4),
+        ],
+    );
+    let r = delivery_order(&fine, &l);
+    assert_eq!((r.verdict, r.count), (Verdict::Pass, 0), "{r:?}");
+}
+
 // ----- consumers that give less evidence (exec consumers) --------------------------------
 
 #[test]

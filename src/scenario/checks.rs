@@ -42,6 +42,8 @@ pub enum CheckName {
     DuplicateDelivery,
     /// A consumer's offsets went backwards within one assignment.
     NonmonotonicPoll,
+    /// A key's record processed before an earlier record of that key (first deliveries).
+    DeliveryOrder,
     /// In the log or delivered, yet no producer sent it.
     Phantom,
     /// A record of an aborted transaction was delivered or is visible to read_committed.
@@ -54,7 +56,7 @@ pub enum CheckName {
 
 impl CheckName {
     /// Every check, in report order.
-    pub const ALL: [CheckName; 11] = [
+    pub const ALL: [CheckName; 12] = [
         CheckName::LostWrite,
         CheckName::DuplicateWrite,
         CheckName::OrderViolation,
@@ -62,6 +64,7 @@ impl CheckName {
         CheckName::LostDelivery,
         CheckName::DuplicateDelivery,
         CheckName::NonmonotonicPoll,
+        CheckName::DeliveryOrder,
         CheckName::Phantom,
         CheckName::AbortedRead,
         CheckName::TornTransaction,
@@ -78,11 +81,14 @@ impl CheckName {
     }
 
     /// Whether it judges deliveries only, so needs a scenario with consumers
-    /// (`lost_delivery`, `duplicate_delivery`, `nonmonotonic_poll`).
+    /// (`lost_delivery`, `duplicate_delivery`, `nonmonotonic_poll`, `delivery_order`).
     pub fn needs_consumers(self) -> bool {
         matches!(
             self,
-            CheckName::LostDelivery | CheckName::DuplicateDelivery | CheckName::NonmonotonicPoll
+            CheckName::LostDelivery
+                | CheckName::DuplicateDelivery
+                | CheckName::NonmonotonicPoll
+                | CheckName::DeliveryOrder
         )
     }
 
@@ -96,6 +102,7 @@ impl CheckName {
             CheckName::LostDelivery => "lost_delivery",
             CheckName::DuplicateDelivery => "duplicate_delivery",
             CheckName::NonmonotonicPoll => "nonmonotonic_poll",
+            CheckName::DeliveryOrder => "delivery_order",
             CheckName::Phantom => "phantom",
             CheckName::AbortedRead => "aborted_read",
             CheckName::TornTransaction => "torn_transaction",
@@ -143,7 +150,7 @@ mod tests {
     fn an_unknown_check_lists_every_check() {
         assert_eq!(
             UnknownCheck("torn_write".into()).to_string(),
-            "unknown check \"torn_write\"; the checks are lost_write, duplicate_write, order_violation, key_split, lost_delivery, duplicate_delivery, nonmonotonic_poll, phantom, aborted_read, torn_transaction, exactly_once"
+            "unknown check \"torn_write\"; the checks are lost_write, duplicate_write, order_violation, key_split, lost_delivery, duplicate_delivery, nonmonotonic_poll, delivery_order, phantom, aborted_read, torn_transaction, exactly_once"
         );
     }
 }

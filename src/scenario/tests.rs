@@ -1013,7 +1013,7 @@ fn an_unknown_check_name_is_refused() {
         &[
             "`checks.anomalies = \"ordering\"`",
             "expected one of lost_write, duplicate_write, order_violation, key_split, \
-             lost_delivery, duplicate_delivery, nonmonotonic_poll, phantom",
+             lost_delivery, duplicate_delivery, nonmonotonic_poll, delivery_order, phantom",
         ],
     );
 }
