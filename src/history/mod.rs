@@ -8,12 +8,16 @@
 //!   run::logread (every partition, by offset) ──> Log ──────────────────────────────────────┴─> check
 //! ```
 //!
+//! Outside a run, your own producer and consumer code builds a History through a
+//! [`recording::Recording`].
+//!
 //! Records are compact and `Copy` so a 10-million-message history fits in memory: keys are
 //! interned (`KeyId`), topics are indices (`TopicId`), times are microseconds since the run
 //! started. A logical message is named by its [`MsgId`]: the producer instance and its
 //! sequence number, carried in every record's [`stamp::Stamp`].
 
 pub mod latency;
+pub mod recording;
 pub mod stamp;
 
 /// Microseconds since the run started.
@@ -240,7 +244,7 @@ pub struct Log {
 }
 
 /// Gives each distinct key a [`KeyId`]: the History's key table, built as records arrive.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct KeyInterner {
     keys: Vec<Vec<u8>>,
     index: std::collections::HashMap<Vec<u8>, KeyId>,
@@ -274,6 +278,11 @@ impl KeyInterner {
         let id = self.intern(&make());
         self.generated.insert((space, index), id);
         id
+    }
+
+    /// The keys so far, indexed by [`KeyId`].
+    pub fn keys(&self) -> &[Vec<u8>] {
+        &self.keys
     }
 
     /// The key table, indexed by [`KeyId`], for [`History::keys`].

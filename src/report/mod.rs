@@ -339,21 +339,7 @@ pub fn summary(result: &RunResult) -> String {
             ""
         }
     );
-    let _ = writeln!(
-        out,
-        "\n  {:<22} {:<8} {:>10}  detail",
-        "check", "verdict", "count"
-    );
-    for c in &result.checks {
-        let _ = writeln!(
-            out,
-            "  {:<22} {:<8} {:>10}  {}",
-            c.name,
-            c.verdict.to_string(),
-            c.count,
-            c.detail
-        );
-    }
+    out.push_str(&check_table(&result.checks));
     let n = &result.counts;
     let _ = writeln!(
         out,
@@ -452,8 +438,35 @@ pub fn summary(result: &RunResult) -> String {
             );
         }
     }
-    for c in result
-        .checks
+    out.push_str(&failed_examples(&result.checks));
+    out
+}
+
+/// The summary's table of checks: name, verdict, count and detail, a line each.
+pub fn check_table(checks: &[CheckResult]) -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "\n  {:<22} {:<8} {:>10}  detail\n",
+        "check", "verdict", "count"
+    );
+    for c in checks {
+        let _ = writeln!(
+            out,
+            "  {:<22} {:<8} {:>10}  {}",
+            c.name,
+            c.verdict.to_string(),
+            c.count,
+            c.detail
+        );
+    }
+    out
+}
+
+/// The examples of every check that did not pass (key, producer, partition, offset, ...).
+pub fn failed_examples(checks: &[CheckResult]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for c in checks
         .iter()
         .filter(|c| c.verdict != Verdict::Pass && !c.examples.is_empty())
     {

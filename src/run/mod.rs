@@ -27,6 +27,7 @@ mod progress;
 pub mod result;
 mod stages;
 pub mod sweep;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 
