@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use kafka_harness::cluster::admin;
 use kafka_harness::history::recording::{ProducerRecorder, Recording};
 use kafka_harness::run::verify::{Verification, verify};
 use kafka_harness::scenario::CheckName;
@@ -36,11 +37,9 @@ const CHECKS: [CheckName; 4] = [
     CheckName::LostDelivery,
 ];
 
+/// The cluster's client settings (bootstrap servers, security) plus `extra`.
 fn client(cluster: &EmbeddedCluster, extra: &[(&str, &str)]) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    for (k, v) in cluster.client_config().iter() {
-        config.set(k, v);
-    }
+    let mut config = admin::client_config(&cluster.client_config());
     for (k, v) in extra {
         config.set(*k, *v);
     }

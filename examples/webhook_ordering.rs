@@ -20,6 +20,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kafka_harness::cluster::admin;
 use kafka_harness::history::recording::{ConsumerRecorder, Recording};
 use kafka_harness::run::verify::{Verification, verify};
 use kafka_harness::scenario::CheckName;
@@ -59,11 +60,9 @@ struct Event {
     stamp: Option<Vec<u8>>,
 }
 
+/// The cluster's client settings (bootstrap servers, security) plus `extra`.
 fn client(cluster: &EmbeddedCluster, extra: &[(&str, &str)]) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    for (k, v) in cluster.client_config().iter() {
-        config.set(k, v);
-    }
+    let mut config = admin::client_config(&cluster.client_config());
     for (k, v) in extra {
         config.set(*k, *v);
     }

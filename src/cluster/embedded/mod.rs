@@ -130,7 +130,8 @@ impl EmbeddedClusterBuilder {
     }
     /// Class-data sharing (default on): the JVMs map an archive of the classes they load,
     /// made once per Kafka version and Java build (the first start takes a few seconds more
-    /// to make it) and cached; later nodes start in about half the time. See [`cds`].
+    /// to make it) and cached; later clusters are ready in about two thirds of the time.
+    /// See [`cds`].
     pub fn class_sharing(mut self, on: bool) -> Self {
         self.class_sharing = on;
         self
