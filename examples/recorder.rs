@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use kafka_harness::cluster::admin;
 use kafka_harness::history::recording::{ProducerRecorder, Recording};
+use kafka_harness::history::stamp;
 use kafka_harness::run::verify::{Verification, verify};
 use kafka_harness::scenario::CheckName;
 use kafka_harness::{Cluster, EmbeddedCluster, TopicSpec};
@@ -96,7 +97,7 @@ async fn consume(cluster: &EmbeddedCluster, topic: &str, recording: &Recording, 
         }
         let stamp = message
             .headers()
-            .and_then(|h| h.iter().find(|h| h.key == "kh-stamp"))
+            .and_then(|h| h.iter().find(|h| h.key == stamp::HEADER))
             .and_then(|h| h.value);
         recorder.delivered(topic, message.partition(), message.offset(), stamp);
     }

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use kafka_harness::cluster::admin;
 use kafka_harness::history::recording::{ConsumerRecorder, Recording};
+use kafka_harness::history::stamp;
 use kafka_harness::run::verify::{Verification, verify};
 use kafka_harness::scenario::CheckName;
 use kafka_harness::{Cluster, EmbeddedCluster, NodeOp, TopicSpec};
@@ -187,7 +188,7 @@ async fn consume(
             offset: message.offset(),
             stamp: message
                 .headers()
-                .and_then(|h| h.iter().find(|h| h.key == "kh-stamp"))
+                .and_then(|h| h.iter().find(|h| h.key == stamp::HEADER))
                 .and_then(|h| h.value.map(<[u8]>::to_vec)),
         };
         let sent = match dispatch {

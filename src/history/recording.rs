@@ -36,7 +36,6 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct State {
-    topics: Vec<String>,
     topic_ids: HashMap<String, TopicId>,
     keys: KeyInterner,
     history: History,
@@ -47,8 +46,8 @@ impl State {
         if let Some(&id) = self.topic_ids.get(name) {
             return id;
         }
-        let id = self.topics.len() as TopicId;
-        self.topics.push(name.to_owned());
+        let id = self.history.topics.len() as TopicId;
+        self.history.topics.push(name.to_owned());
         self.topic_ids.insert(name.to_owned(), id);
         id
     }
@@ -110,7 +109,6 @@ impl Recording {
     pub fn history(&self) -> (History, KeyInterner) {
         let state = self.lock();
         let mut history = state.history.clone();
-        history.topics = state.topics.clone();
         history.keys = state.keys.keys().to_vec();
         (history, state.keys.clone())
     }
@@ -244,26 +242,40 @@ impl ConsumerRecorder {
 
     /// The group gave this consumer these partitions of `topic`.
     pub fn assigned(&self, topic: &str, partitions: &[i32]) {
-        let at = self.recording.now();
-        let mut state = self.recording.lock();
-        let partitions = state.topics(topic, partitions);
-        state.history.group_events.push(GroupEvent::Assigned {
-            consumer: self.id,
-            at,
-            partitions,
+        self.group_change(topic, partitions, |consumer, at, partitions| {
+            GroupEvent::Assigned {
+                consumer,
+                at,
+                partitions,
+            }
         });
     }
 
     /// The group took these partitions of `topic` from this consumer.
     pub fn revoked(&self, topic: &str, partitions: &[i32]) {
+        self.group_change(topic, partitions, |consumer, at, partitions| {
+            GroupEvent::Revoked {
+                consumer,
+                at,
+                partitions,
+            }
+        });
+    }
+
+    /// Records the assignment change `event` makes of `partitions` of `topic`, now.
+    fn group_change(
+        &self,
+        topic: &str,
+        partitions: &[i32],
+        event: impl FnOnce(u32, Micros, Vec<(TopicId, i32)>) -> GroupEvent,
+    ) {
         let at = self.recording.now();
         let mut state = self.recording.lock();
         let partitions = state.topics(topic, partitions);
-        state.history.group_events.push(GroupEvent::Revoked {
-            consumer: self.id,
-            at,
-            partitions,
-        });
+        state
+            .history
+            .group_events
+            .push(event(self.id, at, partitions));
     }
 
     /// This consumer committed `next_offset` (the next offset to read, as Kafka commits it).
